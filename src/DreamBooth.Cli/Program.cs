@@ -1,0 +1,1 @@
+return DreamBooth.Cli.CliApp.Run(args);

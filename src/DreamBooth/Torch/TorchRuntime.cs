@@ -1,0 +1,102 @@
+// Starts the tensor engine once per process and turns native-loading failures into an error that
+// names the real cause (TorchSharp's own message always blames a missing libtorch package).
+namespace DreamBooth.Torch;
+
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+public static class TorchRuntime
+{
+    private static readonly Lock Gate = new();
+    private static bool started;
+
+    /// <summary>Loads libtorch; throws <see cref="DreamBoothException"/> with the loader's own reason on failure.</summary>
+    public static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (started) return;
+            try
+            {
+                // Any tensor call initialises the native backend.
+                using var probe = torch.zeros(1);
+            }
+            catch (Exception e) when (e is not DreamBoothException)
+            {
+                throw new DreamBoothException("Cannot start the tensor engine: " + NativeLoadReason(), e);
+            }
+            started = true;
+        }
+    }
+
+    /// <summary>Sets the intra-op thread count (0 keeps libtorch's default).</summary>
+    public static void SetThreads(int threads)
+    {
+        EnsureLoaded();
+        if (threads < 0) throw new DreamBoothException($"--threads must be 0 or more, not {threads}.");
+        if (threads > 0) torch.set_num_threads(threads);
+    }
+
+    /// <summary>Resolves "cpu", "cuda", "cuda:N" or null (CUDA when present, else CPU).</summary>
+    public static torch.Device ResolveDevice(string? spec)
+    {
+        EnsureLoaded();
+        var text = spec?.Trim().ToLowerInvariant();
+        if (string.IsNullOrEmpty(text) || text == "auto")
+            return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        if (text == "cpu") return torch.CPU;
+        if (text == "cuda" || text.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            int index = 0;
+            if (text.Length > 4 && (!int.TryParse(text.AsSpan(5), out index) || index < 0))
+                throw new DreamBoothException($"Invalid device '{spec}': use cpu, cuda or cuda:N.");
+            if (!torch.cuda.is_available())
+                throw new DreamBoothException(
+                    $"Device '{spec}' was asked for but CUDA is not available: this build uses the CPU libtorch " +
+                    "(libtorch-cpu-linux-x64). Use --device cpu, or reference a CUDA libtorch package and run on a machine with an NVIDIA driver.");
+            int count = torch.cuda.device_count();
+            if (index >= count)
+                throw new DreamBoothException($"Device '{spec}' does not exist: {count} CUDA device(s) present.");
+            return new torch.Device(DeviceType.CUDA, index);
+        }
+        throw new DreamBoothException($"Invalid device '{spec}': use cpu, cuda or cuda:N.");
+    }
+
+    /// <summary>Parses fp32/fp16/bf16 (and the long names).</summary>
+    public static torch.ScalarType ParseDtype(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "fp32" or "float32" or "float" or "no" => torch.ScalarType.Float32,
+        "fp16" or "float16" or "half" => torch.ScalarType.Float16,
+        "bf16" or "bfloat16" => torch.ScalarType.BFloat16,
+        _ => throw new DreamBoothException($"Unknown dtype '{text}': use fp32, fp16 or bf16."),
+    };
+
+    // Ask the OS loader directly: its dlerror text says which symbol version or file is missing.
+    private static string NativeLoadReason()
+    {
+        var dir = Path.GetDirectoryName(typeof(torch).Assembly.Location) ?? AppContext.BaseDirectory;
+        var candidates = new[]
+        {
+            Path.Combine(dir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"),
+            Path.Combine(dir, "libLibTorchSharp.so"),
+        };
+        foreach (var path in candidates)
+        {
+            if (!File.Exists(path)) continue;
+            try
+            {
+                NativeLibrary.Free(NativeLibrary.Load(path));
+            }
+            catch (Exception e)
+            {
+                var reason = e.Message;
+                if (reason.Contains("GLIBCXX_", StringComparison.Ordinal))
+                    reason += " — this system's libstdc++ is older than the one libLibTorchSharp.so was built against; " +
+                              "the build step that marks that version weak did not run on this copy (rebuild with `dotnet build`).";
+                return reason;
+            }
+            return "libLibTorchSharp.so loads, but libtorch failed to initialise (see the inner exception).";
+        }
+        return $"libLibTorchSharp.so was not found next to TorchSharp.dll ({dir}); the libtorch-cpu-linux-x64 package's natives are missing from the output.";
+    }
+}
