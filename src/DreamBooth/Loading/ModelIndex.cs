@@ -1,0 +1,25 @@
+namespace DreamBooth.Loading;
+
+using System.Text.Json.Nodes;
+
+/// <summary>A pipeline's model_index.json: the pipeline class and each component's (library, class).</summary>
+public sealed record ModelIndex(string PipelineClass, IReadOnlyDictionary<string, (string Library, string Class)> Components)
+{
+    public static ModelIndex Load(string folder)
+    {
+        var path = Path.Combine(folder, "model_index.json");
+        if (!File.Exists(path)) throw new DreamBoothException($"{folder}: not a diffusers pipeline folder (no model_index.json).");
+        var config = ConfigFile.Load(path);
+        var pipeline = config.Required<string>("_class_name");
+        var components = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        foreach (var (key, value) in config.Json)
+        {
+            if (key.StartsWith('_')) continue;
+            // Components are ["library", "Class"]; null entries (e.g. no safety checker) and plain options are skipped.
+            if (value is JsonArray { Count: 2 } pair && pair[0] is JsonValue lib && pair[1] is JsonValue cls &&
+                lib.TryGetValue<string>(out var library) && cls.TryGetValue<string>(out var className))
+                components[key] = (library, className);
+        }
+        return new ModelIndex(pipeline, components);
+    }
+}
