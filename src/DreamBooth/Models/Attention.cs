@@ -1,0 +1,75 @@
+// Mirrors diffusers src/diffusers/models/attention_processor.py::Attention with AttnProcessor2_0
+// (scaled_dot_product_attention). Covers the UNet's self/cross attention and the VAE's mid-block attention
+// (group_norm + residual connection on 4-D input).
+namespace DreamBooth.Models;
+
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using Modules = TorchSharp.Modules;
+
+public sealed class Attention : Module<Tensor, Tensor?, Tensor>
+{
+    private readonly Modules.GroupNorm? group_norm;
+    private readonly Modules.Linear to_q;
+    private readonly Modules.Linear to_k;
+    private readonly Modules.Linear to_v;
+    private readonly Modules.ModuleList<Module<Tensor, Tensor>> to_out;   // [Linear, Dropout]: keys to_out.0.*
+    private readonly long heads;
+    private readonly bool upcast;
+    private readonly bool residualConnection;
+    private readonly double rescaleOutputFactor;
+
+    public Attention(long queryDim, long? crossAttentionDim = null, long heads = 8, long dimHead = 64,
+                     double dropout = 0.0, bool bias = false, bool outBias = true, bool upcastAttention = false,
+                     int? normNumGroups = null, double eps = 1e-5, bool residualConnection = false,
+                     double rescaleOutputFactor = 1.0)
+        : base(nameof(Attention))
+    {
+        long inner = heads * dimHead;
+        long kvDim = crossAttentionDim ?? queryDim;
+        group_norm = normNumGroups is int g ? Layers.GroupNorm(g, queryDim, eps) : null;
+        to_q = Linear(queryDim, inner, hasBias: bias);
+        to_k = Linear(kvDim, inner, hasBias: bias);
+        to_v = Linear(kvDim, inner, hasBias: bias);
+        to_out = new Modules.ModuleList<Module<Tensor, Tensor>>(Linear(inner, queryDim, hasBias: outBias), Dropout(dropout));
+        this.heads = heads;
+        upcast = upcastAttention;
+        this.residualConnection = residualConnection;
+        this.rescaleOutputFactor = rescaleOutputFactor;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates)
+    {
+        using var scope = NewDisposeScope();
+        var residual = hiddenStates;
+        var x = hiddenStates;
+        long b = x.shape[0], c = 0, h = 0, w = 0;
+        bool spatial = x.dim() == 4;
+        if (spatial)
+        {
+            (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
+            x = x.view(b, c, h * w).transpose(1, 2);                                      // [B, HW, C]
+        }
+        if (group_norm is not null) x = group_norm.call(x.transpose(1, 2)).transpose(1, 2);
+
+        var context = encoderHiddenStates ?? x;
+        var q = SplitHeads(to_q.call(x));                                                  // [B, heads, N, d]
+        var k = SplitHeads(to_k.call(context));                                            // [B, heads, M, d]
+        var v = SplitHeads(to_v.call(context));
+        var dtype = q.dtype;
+        if (upcast && dtype != ScalarType.Float32)
+            (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
+        var attn = functional.scaled_dot_product_attention(q, k, v, null, 0.0, false).to(dtype);   // [B, heads, N, d]
+        var output = attn.transpose(1, 2).reshape(b, -1, attn.shape[1] * attn.shape[3]);  // [B, N, heads·d]
+        output = to_out[1].call(to_out[0].call(output));
+
+        if (spatial) output = output.transpose(-1, -2).reshape(b, c, h, w);               // [B, C, H, W]
+        if (residualConnection) output = output + residual;
+        if (rescaleOutputFactor != 1.0) output = output / rescaleOutputFactor;
+        return output.MoveToOuterDisposeScope();
+    }
+
+    private Tensor SplitHeads(Tensor t) => t.view(t.shape[0], t.shape[1], heads, -1).transpose(1, 2);
+}
