@@ -1,11 +1,40 @@
 namespace DreamBooth.Cli;
 
+using System.Reflection;
+using DreamBooth.Cli.Commands;
+using DreamBooth.Cli.Rendering;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+/// <summary>The `dreambooth` command line: parsing and rendering only; the work is in the DreamBooth library.</summary>
 public static class CliApp
 {
-    public static int Run(string[] args)
+    /// <summary>Exit codes: 0 ok, 1 bad input/model/environment (DreamBoothException), 2 usage error, 3 internal error.</summary>
+    public static int Run(string[] args, IAnsiConsole? console = null)
     {
-        DreamBooth.Torch.TorchRuntime.EnsureLoaded();
-        Console.WriteLine("ok");
-        return 0;
+        var app = new CommandApp();
+        bool verbose = args.Contains("--verbose");
+        app.Configure(config =>
+        {
+            config.SetApplicationName("dreambooth");
+            config.SetApplicationVersion(Version);
+            if (console is not null) config.ConfigureConsole(console);
+            config.PropagateExceptions();
+            config.AddCommand<InspectCommand>("inspect")
+                .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
+                .WithExample("inspect", "tests/fixtures/sd15-tiny")
+                .WithExample("inspect", "stabilityai/stable-diffusion-2-1@main", "--json");
+        });
+        try
+        {
+            return app.Run(args);
+        }
+        catch (Exception e)
+        {
+            return ErrorPrinter.Print(console ?? AnsiConsole.Console, e, verbose);
+        }
     }
+
+    public static string Version =>
+        typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 }

@@ -1,0 +1,46 @@
+namespace DreamBooth.Cli.Commands;
+
+using System.ComponentModel;
+using System.Text.Json;
+using DreamBooth.Cli.Rendering;
+using DreamBooth.Cli.Settings;
+using DreamBooth.Loading;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+public sealed class InspectCommand(IAnsiConsole console) : Command<InspectCommand.Settings>
+{
+    public sealed class Settings : CommonSettings
+    {
+        [CommandArgument(0, "<MODEL>")]
+        [Description("A diffusers folder, a single-file .safetensors checkpoint, or a hub repo id org/name[@revision].")]
+        public string Model { get; init; } = "";
+
+        [CommandOption("--json")]
+        [Description("Print {\"components\":[{\"name\",\"class\",\"parameters\",\"dtypes\",\"bytes\"}]} instead of a table.")]
+        public bool Json { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var folder = ModelLocator.Resolve(settings.Model, console, quiet: settings.Json, cancellationToken);
+        var components = PipelineInspector.Inspect(folder);
+        if (settings.Json)
+        {
+            var doc = new
+            {
+                components = components.Select(c => new { name = c.Name, @class = c.Class, parameters = c.Parameters, dtypes = c.Dtypes, bytes = c.Bytes }),
+            };
+            console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var table = new Table().Title(Markup.Escape(settings.Model));
+        table.AddColumn("component").AddColumn("class").AddColumn(new TableColumn("parameters").RightAligned())
+             .AddColumn("dtypes").AddColumn(new TableColumn("size").RightAligned());
+        foreach (var c in components)
+            table.AddRow(Markup.Escape(c.Name), Markup.Escape(c.Class), c.Parameters.ToString("N0"), string.Join(", ", c.Dtypes), Format.Bytes(c.Bytes));
+        table.AddRow("[bold]total[/]", "", $"[bold]{components.Sum(c => c.Parameters):N0}[/]", "", Format.Bytes(components.Sum(c => c.Bytes)));
+        console.Write(table);
+        return 0;
+    }
+}

@@ -1,0 +1,23 @@
+namespace DreamBooth.Tests.Cli;
+
+using DreamBooth.Cli;
+using Spectre.Console;
+
+/// <summary>Runs the CLI in-process with a recording console.</summary>
+internal static class CliRunner
+{
+    public static (int ExitCode, string Output) Run(params string[] args)
+    {
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Out = new AnsiConsoleOutput(writer),
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 200;
+        var code = CliApp.Run(args, console);
+        return (code, writer.ToString());
+    }
+}
