@@ -24,6 +24,8 @@ public static class CliApp
                 .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
                 .WithExample("inspect", "tests/fixtures/sd15-tiny")
                 .WithExample("inspect", "stabilityai/stable-diffusion-2-1@main", "--json");
+            config.AddCommand<EnvCommand>("env")
+                .WithDescription("Show versions and devices, and check that the tensor engine starts.");
         });
         try
         {
@@ -31,7 +33,7 @@ public static class CliApp
         }
         catch (Exception e)
         {
-            return ErrorPrinter.Print(console ?? AnsiConsole.Console, e, verbose);
+            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose);
         }
     }
 

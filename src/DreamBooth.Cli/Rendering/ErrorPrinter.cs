@@ -1,12 +1,11 @@
 namespace DreamBooth.Cli.Rendering;
 
-using Spectre.Console;
 using Spectre.Console.Cli;
 
-/// <summary>Errors are one readable line (the stack trace only with --verbose) and a non-zero exit code.</summary>
+/// <summary>Errors are one unwrapped line on stderr (the stack trace only with --verbose) and a non-zero exit code.</summary>
 internal static class ErrorPrinter
 {
-    public static int Print(IAnsiConsole console, Exception e, bool verbose)
+    public static int Print(TextWriter error, Exception e, bool verbose)
     {
         var (code, message) = e switch
         {
@@ -19,9 +18,9 @@ internal static class ErrorPrinter
             _ => (3, $"internal error ({e.GetType().Name}): {e.Message}"),
         };
         message = string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
-        console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
-        if (verbose) console.WriteLine(e.ToString());
-        else if (code == 3) console.MarkupLine("[grey](run with --verbose for the stack trace)[/]");
+        error.WriteLine($"error: {message}");
+        if (verbose) error.WriteLine(e.ToString());
+        else if (code == 3) error.WriteLine("(run with --verbose for the stack trace)");
         return code;
     }
 }
