@@ -1,0 +1,21 @@
+// The text-encoder contract the SD / SDXL pipelines use; implemented by CLIPTextModel and CLIPTextModelWithProjection.
+namespace DreamBooth.Models.Clip;
+
+using static TorchSharp.torch;
+
+public interface ICLIPTextEncoder : IDisposable
+{
+    CLIPTextConfig Config { get; }
+
+    /// <summary>Number of elements in all parameters.</summary>
+    long ParameterCount { get; }
+
+    /// <summary>
+    /// Runs the encoder on [B, T] token ids (T ≤ max_position_embeddings, padded like the tokenizer pads).
+    /// Gradients follow the caller's mode: wrap in <c>no_grad()</c> for inference.
+    /// </summary>
+    CLIPTextOutput Encode(Tensor inputIds);
+
+    /// <summary>The encoder's final LayerNorm, for clip_skip (diffusers normalises the chosen hidden state again).</summary>
+    Tensor FinalLayerNorm(Tensor hiddenStates);
+}
