@@ -23,16 +23,17 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
     public Attention(long queryDim, long? crossAttentionDim = null, long heads = 8, long dimHead = 64,
                      double dropout = 0.0, bool bias = false, bool outBias = true, bool upcastAttention = false,
                      int? normNumGroups = null, double eps = 1e-5, bool residualConnection = false,
-                     double rescaleOutputFactor = 1.0)
+                     double rescaleOutputFactor = 1.0, Device? device = null, ScalarType? dtype = null)
         : base(nameof(Attention))
     {
         long inner = heads * dimHead;
         long kvDim = crossAttentionDim ?? queryDim;
-        group_norm = normNumGroups is int g ? Layers.GroupNorm(g, queryDim, eps) : null;
-        to_q = Linear(queryDim, inner, hasBias: bias);
-        to_k = Linear(kvDim, inner, hasBias: bias);
-        to_v = Linear(kvDim, inner, hasBias: bias);
-        to_out = new Modules.ModuleList<Module<Tensor, Tensor>>(Linear(inner, queryDim, hasBias: outBias), Dropout(dropout));
+        group_norm = normNumGroups is int g ? Layers.GroupNorm(g, queryDim, eps, device, dtype) : null;
+        to_q = Linear(queryDim, inner, hasBias: bias, device: device, dtype: dtype);
+        to_k = Linear(kvDim, inner, hasBias: bias, device: device, dtype: dtype);
+        to_v = Linear(kvDim, inner, hasBias: bias, device: device, dtype: dtype);
+        to_out = new Modules.ModuleList<Module<Tensor, Tensor>>(
+            Linear(inner, queryDim, hasBias: outBias, device: device, dtype: dtype), Dropout(dropout));
         this.heads = heads;
         upcast = upcastAttention;
         this.residualConnection = residualConnection;

@@ -11,9 +11,10 @@ public sealed class Downsample2D : Module<Tensor, Tensor>
     private readonly long padding;
 
     /// <param name="padding">1 in the UNet; 0 in the VAE encoder, which pads (0,1,0,1) asymmetrically instead.</param>
-    public Downsample2D(long channels, long outChannels, long padding = 1) : base(nameof(Downsample2D))
+    public Downsample2D(long channels, long outChannels, long padding = 1, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(Downsample2D))
     {
-        conv = Conv2d(channels, outChannels, kernel_size: 3, stride: 2, padding: padding);
+        conv = Conv2d(channels, outChannels, kernel_size: 3, stride: 2, padding: padding, device: device, dtype: dtype);
         this.padding = padding;
         RegisterComponents();
     }

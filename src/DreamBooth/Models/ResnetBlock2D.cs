@@ -19,16 +19,16 @@ public sealed class ResnetBlock2D : Module<Tensor, Tensor?, Tensor>
     private readonly double outputScaleFactor;
 
     public ResnetBlock2D(long inChannels, long outChannels, long? tembChannels, int groups, double eps,
-                         double dropoutP = 0.0, double outputScaleFactor = 1.0)
+                         double dropoutP = 0.0, double outputScaleFactor = 1.0, Device? device = null, ScalarType? dtype = null)
         : base(nameof(ResnetBlock2D))
     {
-        norm1 = Layers.GroupNorm(groups, inChannels, eps);
-        conv1 = Conv2d(inChannels, outChannels, kernel_size: 3, padding: 1);
-        time_emb_proj = tembChannels is long t ? Linear(t, outChannels) : null;
-        norm2 = Layers.GroupNorm(groups, outChannels, eps);
+        norm1 = Layers.GroupNorm(groups, inChannels, eps, device, dtype);
+        conv1 = Conv2d(inChannels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        time_emb_proj = tembChannels is long t ? Linear(t, outChannels, device: device, dtype: dtype) : null;
+        norm2 = Layers.GroupNorm(groups, outChannels, eps, device, dtype);
         dropout = Dropout(dropoutP);
-        conv2 = Conv2d(outChannels, outChannels, kernel_size: 3, padding: 1);
-        conv_shortcut = inChannels != outChannels ? Conv2d(inChannels, outChannels, kernel_size: 1) : null;
+        conv2 = Conv2d(outChannels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv_shortcut = inChannels != outChannels ? Conv2d(inChannels, outChannels, kernel_size: 1, device: device, dtype: dtype) : null;
         this.outputScaleFactor = outputScaleFactor;
         RegisterComponents();
     }

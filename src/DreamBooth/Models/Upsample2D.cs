@@ -9,9 +9,10 @@ public sealed class Upsample2D : Module<Tensor, long[]?, Tensor>
 {
     private readonly Modules.Conv2d conv;
 
-    public Upsample2D(long channels, long outChannels) : base(nameof(Upsample2D))
+    public Upsample2D(long channels, long outChannels, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(Upsample2D))
     {
-        conv = Conv2d(channels, outChannels, kernel_size: 3, padding: 1);
+        conv = Conv2d(channels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
         RegisterComponents();
     }
 

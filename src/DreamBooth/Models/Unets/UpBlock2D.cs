@@ -1,0 +1,52 @@
+// Mirrors diffusers src/diffusers/models/unets/unet_2d_blocks.py::UpBlock2D (no FreeU, resnet_time_scale_shift="default").
+namespace DreamBooth.Models.Unets;
+
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using Modules = TorchSharp.Modules;
+
+/// <summary>(concat skip → Resnet) × numLayers, then an optional nearest ×2 upsampler.</summary>
+public sealed class UpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]?, Tensor>
+{
+    private readonly Modules.ModuleList<ResnetBlock2D> resnets;
+    private readonly Modules.ModuleList<Upsample2D>? upsamplers;
+
+    /// <param name="inChannels">Channels of the deepest skip this block takes (the previous level's output).</param>
+    /// <param name="prevOutputChannels">Channels coming from the block below.</param>
+    public UpBlock2D(long inChannels, long prevOutputChannels, long outChannels, long tembChannels, int numLayers, int resnetGroups,
+                     double resnetEps, bool addUpsample, double dropout = 0.0, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(UpBlock2D))
+    {
+        resnets = new Modules.ModuleList<ResnetBlock2D>();
+        for (int i = 0; i < numLayers; i++)
+        {
+            long skipChannels = i == numLayers - 1 ? inChannels : outChannels;
+            long resnetIn = i == 0 ? prevOutputChannels : outChannels;
+            resnets.Add(new ResnetBlock2D(resnetIn + skipChannels, outChannels, tembChannels, resnetGroups, resnetEps, dropout,
+                                          device: device, dtype: dtype));
+        }
+        upsamplers = addUpsample ? new Modules.ModuleList<Upsample2D>(new Upsample2D(outChannels, outChannels, device, dtype)) : null;
+        RegisterComponents();
+    }
+
+    public int NumResnets => resnets.Count;
+
+    /// <param name="skips">This block's skip tensors in down-path order; consumed from the last.</param>
+    /// <param name="encoderHiddenStates">Ignored: the same call shape as <see cref="CrossAttnUpBlock2D"/>.</param>
+    /// <param name="upsampleSize">[H, W] for the upsampler when the latent size is not a multiple of the UNet's stride.</param>
+    public override Tensor forward(Tensor hiddenStates, Tensor[] skips, Tensor temb, Tensor? encoderHiddenStates, long[]? upsampleSize)
+    {
+        if (skips.Length != resnets.Count)
+            throw new ArgumentException($"UpBlock2D needs {resnets.Count} skip tensors, got {skips.Length}.", nameof(skips));
+        using var scope = NewDisposeScope();
+        var h = hiddenStates;
+        for (int i = 0; i < resnets.Count; i++)
+        {
+            h = cat([h, skips[^(i + 1)]], 1);                                               // [B, C + C_skip, H, W]
+            h = resnets[i].call(h, temb);
+        }
+        if (upsamplers is not null)
+            foreach (var up in upsamplers) h = up.call(h, upsampleSize);
+        return h.MoveToOuterDisposeScope();
+    }
+}
