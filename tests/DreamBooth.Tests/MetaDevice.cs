@@ -12,6 +12,8 @@ using static TorchSharp.torch;
 /// works: every factory (Conv2d, Linear, GroupNorm, torch.empty, the in-place inits) then creates meta tensors.
 /// That default is PROCESS-WIDE (a tensor created on another thread meanwhile lands on meta too), so tests using it
 /// must sit in <see cref="MetaDeviceCollection"/>, which xunit runs alone, after the parallel collections.
+/// Meta modules are for inspection only: TorchSharp has no to_empty(), and module.to(CPU) on a meta-built module
+/// returns without error but leaves every parameter on meta.
 /// </remarks>
 internal static class MetaDevice
 {
