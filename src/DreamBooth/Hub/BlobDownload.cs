@@ -86,7 +86,15 @@ internal static class BlobDownload
                     read = await body.ReadAsync(buffer, readTimeout.Token);
                 }
                 if (read == 0) break;
-                await stream.WriteAsync(buffer.AsMemory(0, read), ct);
+                try
+                {
+                    await stream.WriteAsync(buffer.AsMemory(0, read), ct);
+                }
+                catch (IOException diskError)
+                {
+                    // A local failure (disk full, ...) must not be retried as if the network had dropped.
+                    throw new DreamBoothException($"Cannot write {incomplete}: {diskError.Message}", diskError);
+                }
                 hash?.AppendData(buffer, 0, read);
                 have += read;
                 retriesLeft = options.DownloadRetries; // progress was made: the retry budget starts over

@@ -104,6 +104,13 @@ public sealed partial class HubCache
         return info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true };
     }
 
+    /// <summary>Size of a file, or of the blob a snapshot link points to (FileInfo.Length would give the link's own size).</summary>
+    public static long SizeOf(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Length : info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target ? target.Length : 0;
+    }
+
     /// <summary>Repo-relative paths ('/'-separated) of the files present in a cached snapshot, sorted.</summary>
     public IReadOnlyList<string> ListSnapshotFiles(string repoId, string commit)
     {

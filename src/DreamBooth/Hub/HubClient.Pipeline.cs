@@ -20,6 +20,8 @@ public sealed partial class HubClient
 
         RepoInfo info;
         if (Options.Offline) return FromCache(model, files, progress, null);
+        // A commit sha pins the content: a complete cached snapshot needs no network at all.
+        if (HubCache.IsCommitHash(revision) && TryFromCache(model, files, progress) is { } pinned) return pinned;
         try
         {
             info = await GetRepoInfoAsync(repoId, revision, ct);
@@ -58,6 +60,18 @@ public sealed partial class HubClient
     public string DownloadPipeline(ModelRef model, PipelineFileOptions? files = null, IProgress<HubProgress>? progress = null) =>
         DownloadPipelineAsync(model, files, progress).GetAwaiter().GetResult();
 
+    private string? TryFromCache(ModelRef model, PipelineFileOptions files, IProgress<HubProgress>? progress)
+    {
+        try
+        {
+            return FromCache(model, files, progress, null);
+        }
+        catch (HubException e) when (e.Kind == HubErrorKind.NotCached)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The cached snapshot for the revision, checked to hold every file the pipeline needs.</summary>
     /// <param name="why">The failed Hub call, or null when offline.</param>
     private string FromCache(ModelRef model, PipelineFileOptions files, IProgress<HubProgress>? progress, HubException? why)
@@ -76,6 +90,7 @@ public sealed partial class HubClient
 
         var listing = Cache.ListSnapshotFiles(repoId, commit!).ToHashSet(StringComparer.Ordinal);
         var advice = why is null ? "unset HF_HUB_OFFLINE to download the rest" : $"the Hub could not be asked ({why.Message.TrimEnd('.')})";
+        var found = new List<string>();
         try
         {
             foreach (var file in PipelineFiles.Select(model.ToString(), listing, ModelIndex.Load(snapshot), files))
@@ -90,13 +105,14 @@ public sealed partial class HubClient
             // Judged on the cached files only: a component missing here may well exist on the Hub.
             throw new HubException(HubErrorKind.NotCached, $"The cached snapshot {snapshot} is incomplete or unusable: {e.Message.TrimEnd('.')}; {advice}.", e);
         }
+        foreach (var file in found) Cached(Path.Combine(snapshot, file), file, progress); // only once all are there
         return snapshot;
 
         void Require(string file)
         {
             if (!listing.Contains(file))
                 throw new HubException(HubErrorKind.NotCached, $"{file} of {model} (commit {commit}) is not in the Hugging Face cache ({snapshot}); {advice}.");
-            Cached(Path.Combine(snapshot, file), file, progress);
+            found.Add(file);
         }
     }
 

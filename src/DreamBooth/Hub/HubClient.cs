@@ -171,7 +171,7 @@ public sealed partial class HubClient : IDisposable
 
     private static string Cached(string pointer, string path, IProgress<HubProgress>? progress)
     {
-        var size = new FileInfo(pointer).Length; // the link's target
+        var size = HubCache.SizeOf(pointer);
         progress?.Report(new HubProgress(path, size, size, Cached: true));
         return pointer;
     }
@@ -186,14 +186,15 @@ public sealed partial class HubClient : IDisposable
                 // FileShare.None takes an exclusive flock on Unix, the same lock Python's filelock takes.
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException e) when (e.HResult == SharingViolation)
+            catch (IOException e) when (IsLockConflict(e))
             {
                 await Task.Delay(100, ct);
             }
         }
     }
 
-    private const int SharingViolation = unchecked((int)0x80070020);
+    // Windows: sharing/lock violation; Linux and macOS: EWOULDBLOCK from flock (11 and 35).
+    private static bool IsLockConflict(IOException e) => e.HResult is unchecked((int)0x80070020) or unchecked((int)0x80070021) or 11 or 35;
 
     internal static string Label(string repoId, string revision) => revision == ModelRef.DefaultRevision ? repoId : $"{repoId}@{revision}";
 

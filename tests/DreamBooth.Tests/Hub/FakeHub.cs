@@ -74,6 +74,9 @@ internal sealed class FakeHub : IDisposable
 
     public ConcurrentQueue<FakeRequest> Requests { get; } = new();
 
+    /// <summary>Old repo id → new one: requests for the old id get a relative 307 to the new one, as after a rename.</summary>
+    public Dictionary<string, string> Renamed { get; } = [];
+
     /// <summary>The CDN closes the connection once it has sent the file up to <paramref name="offset"/>, <paramref name="times"/> times.</summary>
     public void CutAt(string repoPath, long offset, int times = int.MaxValue) => _cuts[repoPath] = (offset, times);
 
@@ -123,6 +126,13 @@ internal sealed class FakeHub : IDisposable
 
     private async Task ServeHub(NetworkStream net, FakeRequest request)
     {
+        foreach (var (from, to) in Renamed)
+            foreach (var prefix in new[] { "/api/models/", "/" })
+                if (request.Target.StartsWith(prefix + from + "/", StringComparison.Ordinal))
+                {
+                    await Write(net, request, 307, [("Location", prefix + to + request.Target[(prefix + from).Length..])]);
+                    return;
+                }
         var path = Uri.UnescapeDataString(request.Target.Split('?')[0]);
         const string api = "/api/models/";
         if (path.StartsWith(api, StringComparison.Ordinal))
@@ -132,7 +142,11 @@ internal sealed class FakeHub : IDisposable
             if (parts.Length != 4 || parts[2] != "revision") { await Write(net, request, 400, []); return; }
             if (!Authorize(parts[0] + "/" + parts[1], request, out var repo, out var refusal)) { await Write(net, request, refusal.Status, refusal.Headers); return; }
             if (!KnownRevision(repo, parts[3])) { await Write(net, request, 404, [("X-Error-Code", "RevisionNotFound")]); return; }
-            var json = JsonSerializer.Serialize(new { id = repo.Id, sha = repo.Sha, siblings = repo.Files.Keys.Order().Select(f => new { rfilename = f }) });
+            var json = JsonSerializer.Serialize(new
+            {
+                id = repo.Id, modelId = repo.Id, sha = repo.Sha, @private = false, disabled = false, gated = false, downloads = 0, likes = 0,
+                library_name = "diffusers", tags = new[] { "diffusers" }, siblings = repo.Files.Keys.Order().Select(f => new { rfilename = f }),
+            });
             await Write(net, request, 200, [("Content-Type", "application/json")], Encoding.UTF8.GetBytes(json));
             return;
         }
@@ -243,7 +257,7 @@ internal sealed class FakeHub : IDisposable
 
     private static string Reason(int status) => status switch
     {
-        200 => "OK", 206 => "Partial Content", 302 => "Found", 400 => "Bad Request", 401 => "Unauthorized",
+        200 => "OK", 206 => "Partial Content", 302 => "Found", 307 => "Temporary Redirect", 400 => "Bad Request", 401 => "Unauthorized",
         403 => "Forbidden", 404 => "Not Found", 416 => "Range Not Satisfiable", _ => "Status",
     };
 }

@@ -49,7 +49,8 @@ public class HubClientTests
         var snapshot = await offline.ResolveAsync(Sd15, progress: HubProgress.Callback(seen.Add));
 
         Assert.Equal(online, snapshot);
-        Assert.All(seen, p => Assert.True(p.Cached));
+        var sizes = HubTestData.Sd15Repo().Files;
+        Assert.All(seen, p => Assert.Equal(new HubProgress(p.File, sizes[p.File].Length, sizes[p.File].Length, Cached: true), p));
         Assert.Equal(HubTestData.Sd15Needed.Order(StringComparer.Ordinal), seen.Select(p => p.File).Order(StringComparer.Ordinal));
     }
 
@@ -66,6 +67,22 @@ public class HubClientTests
 
         var again = hub.Requests.Skip(before).ToList();
         Assert.Equal(["GET /api/models/org/sd15-tiny/revision/main"], again.Select(r => $"{r.Method} {r.Target}"));
+    }
+
+    [Fact]
+    public async Task DownloadPipeline_CommitRevisionFullyCached_NoRequestAtAll()
+    {
+        var repo = HubTestData.Sd15Repo();
+        using var hub = new FakeHub(repo);
+        using var tmp = new TempDir();
+        using var client = new HubClient(HubTestData.Options(tmp.Path, hub));
+        var pinned = ModelRef.Parse($"org/sd15-tiny@{repo.Sha}");
+        var first = await client.DownloadPipelineAsync(pinned);
+        Assert.False(File.Exists(tmp.Sub("models--org--sd15-tiny", "refs", repo.Sha))); // a commit needs no ref
+        var before = hub.Requests.Count;
+
+        Assert.Equal(first, await client.DownloadPipelineAsync(pinned));
+        Assert.Equal(before, hub.Requests.Count);
     }
 
     [Fact]
@@ -135,6 +152,39 @@ public class HubClientTests
         var cdn = hub.Requests.Where(r => r.Server == "cdn").ToList();
         Assert.Equal([null, "bytes=123457-"], cdn.Select(r => r.Header("Range")));
         Assert.Equal(new HubProgress(vae, repo.Files[vae].Length, repo.Files[vae].Length), seen[^1]);
+    }
+
+    [Fact]
+    public async Task DownloadFile_SameFileTwiceInParallel_DownloadedOnce()
+    {
+        var repo = HubTestData.Sd15Repo();
+        const string unet = "unet/diffusion_pytorch_model.safetensors";
+        using var hub = new FakeHub(repo);
+        using var tmp = new TempDir();
+        using var client = new HubClient(HubTestData.Options(tmp.Path, hub));
+
+        var paths = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() => client.DownloadFileAsync(repo.Id, unet))));
+
+        Assert.All(paths, p => Assert.Equal(paths[0], p));
+        Assert.Single(hub.Requests, r => r.Server == "cdn");
+        Assert.Equal(repo.Files[unet], File.ReadAllBytes(paths[0]));
+    }
+
+    [Fact]
+    public async Task DownloadPipeline_RenamedRepo_FollowsRelativeRedirects()
+    {
+        var repo = HubTestData.Sd15Repo();
+        using var hub = new FakeHub(repo);
+        hub.Renamed["old-org/old-name"] = repo.Id;
+        using var tmp = new TempDir();
+        using var client = new HubClient(HubTestData.Options(tmp.Path, hub));
+
+        var snapshot = await client.DownloadPipelineAsync(ModelRef.Parse("old-org/old-name"));
+
+        // Cached under the name that was asked for, as huggingface_hub does.
+        Assert.Equal(tmp.Sub("models--old-org--old-name", "snapshots", repo.Sha), snapshot);
+        Assert.Equal(repo.Files["unet/config.json"], File.ReadAllBytes(Path.Combine(snapshot, "unet", "config.json")));
+        Assert.Contains(hub.Requests, r => r.Method == "HEAD" && r.Target.StartsWith("/org/sd15-tiny/resolve/", StringComparison.Ordinal));
     }
 
     [Fact]
