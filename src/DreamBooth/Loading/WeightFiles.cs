@@ -11,13 +11,21 @@ public static class WeightFiles
     public static string[] Find(string dir, string baseName, string? variant = null)
     {
         if (!Directory.Exists(dir)) throw new DreamBoothException($"{dir}: component folder not found.");
-        var stems = variant is null ? new[] { baseName } : new[] { $"{baseName}.{variant}", baseName };
-        foreach (var stem in stems)
+        // Variant names: diffusion_pytorch_model.fp16.safetensors; sharded: model.safetensors.index.fp16.json
+        // (transformers/diffusers) or model.fp16.safetensors.index.json (older writers).
+        var candidates = new List<(string Single, string[] Indexes)>();
+        if (variant is not null)
+            candidates.Add(($"{baseName}.{variant}.safetensors", [$"{baseName}.safetensors.index.{variant}.json", $"{baseName}.{variant}.safetensors.index.json"]));
+        candidates.Add(($"{baseName}.safetensors", [$"{baseName}.safetensors.index.json"]));
+        foreach (var (singleName, indexNames) in candidates)
         {
-            var single = Path.Combine(dir, stem + ".safetensors");
+            var single = Path.Combine(dir, singleName);
             if (File.Exists(single)) return [single];
-            var index = Path.Combine(dir, stem + ".safetensors.index.json");
-            if (File.Exists(index)) return Shards(index);
+            foreach (var indexName in indexNames)
+            {
+                var index = Path.Combine(dir, indexName);
+                if (File.Exists(index)) return Shards(index);
+            }
         }
         var pickles = Directory.EnumerateFiles(dir)
             .Where(f => f.EndsWith(".bin", StringComparison.Ordinal) || f.EndsWith(".ckpt", StringComparison.Ordinal) || f.EndsWith(".pt", StringComparison.Ordinal) || f.EndsWith(".pth", StringComparison.Ordinal))
