@@ -94,6 +94,23 @@ def unicode_tables() -> str:
     return s
 
 
+def unassigned_tables() -> str:
+    ranges, start = [], None
+    for cp in range(0x110000 + 1):
+        unassigned = cp < 0x110000 and unicodedata.category(chr(cp)) == "Cn"
+        if unassigned and start is None:
+            start = cp
+        elif not unassigned and start is not None:
+            ranges.append("%X %X" % (start, cp - 1))
+            start = None
+    s = HEADER.format(src="CPython 3.11 unicodedata (Unicode %s)" % unicodedata.unidata_version)
+    s += "static partial class PyString\n{\n"
+    s += "    // \"first last\" (hex): code points unassigned (category Cn) in Unicode 14.0, which newer .NET data may assign.\n"
+    s += chunked("Unicode14Unassigned", ranges, ";")
+    s += "}\n"
+    return s
+
+
 def ftfy_tables() -> str:
     s = HEADER.format(src="ftfy 6.3.1 (Apache-2.0, Robyn Speer) and the CPython 3.11 html/codecs tables")
     s += "static partial class FtfyData\n{\n"
@@ -135,7 +152,8 @@ def ftfy_tables() -> str:
 
 
 def main() -> None:
-    for name, text in (("UnicodeNormalizer.Data.g.cs", unicode_tables()), ("FtfyData.g.cs", ftfy_tables())):
+    for name, text in (("UnicodeNormalizer.Data.g.cs", unicode_tables()), ("FtfyData.g.cs", ftfy_tables()),
+                       ("PyString.Data.g.cs", unassigned_tables())):
         path = os.path.join(OUT, name)
         os.makedirs(OUT, exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="\n") as f:

@@ -5,8 +5,15 @@ using System.Text;
 namespace DreamBooth.Text;
 
 /// <summary>Python <c>str</c> operations with Python's exact character sets, so normalised text matches the reference.</summary>
-public static class PyString
+public static partial class PyString
 {
+    private static readonly Lazy<(int First, int Last)[]> Unassigned = new(() =>
+    [
+        .. Unicode14Unassigned.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(r => r.Split(' '))
+            .Select(f => (int.Parse(f[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                int.Parse(f[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture))),
+    ]);
+
     /// <summary>Python <c>str.isspace()</c> for one code point (bidi WS/B/S or category Zs; includes U+001C..U+001F).</summary>
     public static bool IsSpace(int cp) =>
         cp is (>= 0x09 and <= 0x0D) or (>= 0x1C and <= 0x20) or 0x85 or 0xA0 or 0x1680 or (>= 0x2000 and <= 0x200A)
@@ -15,8 +22,26 @@ public static class PyString
     /// <summary>The Unicode White_Space property (what the <c>regex</c> module's <c>\s</c> matches).</summary>
     public static bool IsWhiteSpace(int cp) => IsSpace(cp) && cp is not (>= 0x1C and <= 0x1F);
 
-    /// <summary>unicodedata.category as a .NET category; lone surrogates are <see cref="UnicodeCategory.Surrogate"/>.</summary>
-    public static UnicodeCategory Category(int cp) => CharUnicodeInfo.GetUnicodeCategory(cp);
+    /// <summary>
+    /// unicodedata.category of Python 3.11 as a .NET category: code points that Unicode 14.0 had not assigned yet are
+    /// <see cref="UnicodeCategory.OtherNotAssigned"/> even where .NET's newer data knows them (e.g. Unicode 15 emoji).
+    /// </summary>
+    public static UnicodeCategory Category(int cp) =>
+        IsUnassignedInUnicode14(cp) ? UnicodeCategory.OtherNotAssigned : CharUnicodeInfo.GetUnicodeCategory(cp);
+
+    private static bool IsUnassignedInUnicode14(int cp)
+    {
+        var ranges = Unassigned.Value;
+        int lo = 0, hi = ranges.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >> 1;
+            if (cp < ranges[mid].First) hi = mid - 1;
+            else if (cp > ranges[mid].Last) lo = mid + 1;
+            else return true;
+        }
+        return false;
+    }
 
     /// <summary>Code points as Python sees them: a valid pair is one code point, a lone surrogate is kept as itself.</summary>
     public static int[] CodePoints(string s)

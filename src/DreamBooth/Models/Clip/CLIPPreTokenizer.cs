@@ -53,7 +53,7 @@ public static class CLIPPreTokenizer
     private static int MatchClass(int[] cps, int start)
     {
         var kind = Kind(cps[start]);
-        if (kind == CharKind.Space) return 0;
+        if (kind == CharKind.Space) return 0; // nothing matches: whitespace, U+0345
         if (kind == CharKind.Number) return 1;
         var end = start + 1;
         while (end < cps.Length && Kind(cps[end]) == kind) end++;
@@ -62,10 +62,13 @@ public static class CLIPPreTokenizer
 
     private enum CharKind { Letter, Number, Space, Other }
 
+    // The `regex` module carries its own (newer) Unicode tables, so .NET's categories are used here, not Python 3.11's.
     private static CharKind Kind(int cp)
     {
-        if (PyString.IsWhiteSpace(cp)) return CharKind.Space;
-        return PyString.Category(cp) switch
+        // U+0345 (combining ypogegrammeni) case-folds to iota: under IGNORECASE it is outside [^\s\p{L}\p{N}] yet not
+        // \p{L} either, so no alternative matches and findall skips it like whitespace.
+        if (PyString.IsWhiteSpace(cp) || cp == 0x345) return CharKind.Space;
+        return CharUnicodeInfo.GetUnicodeCategory(cp) switch
         {
             UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
                 or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter => CharKind.Letter,

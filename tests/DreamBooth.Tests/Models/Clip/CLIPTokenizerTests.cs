@@ -33,6 +33,40 @@ public sealed class CLIPTokenizerTests
     public void Tokenizer_FtfyNormalization_MatchesTransformersWithFtfy(string name) =>
         AssertCase(FtfyCases.Value[name], TextNormalization.Ftfy);
 
+    [Theory]
+    // Edge cases outside the fixtures; expected ids come from transformers 4.39's CLIPTokenizer code path (BasicTokenizer
+    // or ftfy 6.3.1, the `regex` 2022.10.31 pattern, bpe) run under CPython 3.11: U+0345 is matched by no alternative,
+    // Unicode 15 emoji are "Cn" to Python 3.11's BasicTokenizer, final sigma, dotted I, long s in contractions, astral
+    // letters and digits, every "!" as id 0 with pad "!", mojibake and curly quotes, U+2028/U+0085/U+001C, numbers.
+    [InlineData(TextNormalization.Plain, "a\u0345b \u1FB3", "320 321 157 122 367", "320 321 157 122 367")]
+    [InlineData(TextNormalization.Ftfy, "a\u0345b \u1FB3", "320 321 157 122 367", "320 321 157 122 367")]
+    [InlineData(TextNormalization.Plain, "a \U0001FACE in the forest", "320 530 518 4167", "320 530 518 4167")]
+    [InlineData(TextNormalization.Ftfy, "a \U0001FACE in the forest", "320 558 104 492 530 518 4167", "320 558 104 492 530 518 4167")]
+    [InlineData(TextNormalization.Plain, "\u039F\u0394\u039F\u03A3 \u03A3\u039A\u038A\u039B\u039F\u03A5", "138 123 138 112 138 123 139 480 139 225 138 118 138 107 138 119 138 123 139 483", "138 123 138 112 138 123 139 480 139 225 138 118 138 107 138 119 138 123 139 483")]
+    [InlineData(TextNormalization.Ftfy, "\u039F\u0394\u039F\u03A3 \u03A3\u039A\u038A\u039B\u039F\u03A5", "138 123 138 112 138 123 139 480 139 225 138 118 138 107 138 119 138 123 139 483", "138 123 138 112 138 123 139 480 139 225 138 118 138 107 138 119 138 123 139 483")]
+    [InlineData(TextNormalization.Plain, "\u0130stanbul at night", "328 16384 11231 536 930", "328 16384 11231 536 930")]
+    [InlineData(TextNormalization.Ftfy, "\u0130stanbul at night", "328 16384 11231 536 930", "328 16384 11231 536 930")]
+    [InlineData(TextNormalization.Plain, "it'\u017F <|\u017Ftartoftext|> dog", "585 6 129 379 27 91 129 123 2002 6659 18169 91 285 1929", "585 6 129 379 27 91 129 123 2002 6659 18169 91 285 1929")]
+    [InlineData(TextNormalization.Ftfy, "it'\u017F <|\u017Ftartoftext|> dog", "585 6 129 379 27 91 129 123 2002 6659 18169 91 285 1929", "585 6 129 379 27 91 129 123 2002 6659 18169 91 285 1929")]
+    [InlineData(TextNormalization.Plain, "\U0001D4A5ohn \U00020000\U00020001 \U0001D7CF\U0001D7D0", "43387 98 48043 172 254 222 478 172 254 222 479 6874 253 493 6874 253 494", "43387 98 48043 172 254 222 478 172 254 222 479 6874 253 493 6874 253 494")]
+    [InlineData(TextNormalization.Ftfy, "\U0001D4A5ohn \U00020000\U00020001 \U0001D7CF\U0001D7D0", "43387 98 48043 172 254 222 222 172 254 222 479 6874 253 493 6874 253 494", "43387 98 48043 172 254 222 222 172 254 222 479 6874 253 493 6874 253 494")]
+    [InlineData(TextNormalization.Plain, "wow!!! amazing!", "2781 995 1370 256", "2781 0 0 0 1370 0")]
+    [InlineData(TextNormalization.Ftfy, "wow!!! amazing!", "2781 995 1370 256", "2781 0 0 0 1370 0")]
+    [InlineData(TextNormalization.Plain, "\u00C3\u00A9t\u00C3\u00A9 \u2018sks\u2019 dog", "127 352 5811 83 127 352 5811 728 502 48136 728 503 1929", "127 352 5811 83 127 352 5811 728 502 48136 728 503 1929")]
+    [InlineData(TextNormalization.Ftfy, "\u00C3\u00A9t\u00C3\u00A9 \u2018sks\u2019 dog", "3459 39694 568 662 262 1929", "3459 39694 568 662 262 1929")]
+    [InlineData(TextNormalization.Plain, "\u00E9t\u00E9 &eacute;t&eacute; <i>", "3459 39694 261 68 19734 282 339 261 68 19734 282 283 328 285", "3459 39694 261 68 19734 282 339 261 68 19734 282 283 328 285")]
+    [InlineData(TextNormalization.Ftfy, "\u00E9t\u00E9 &eacute;t&eacute; <i>", "3459 39694 261 68 19734 282 339 261 68 19734 282 283 328 285", "3459 39694 261 68 19734 282 339 261 68 19734 282 283 328 285")]
+    [InlineData(TextNormalization.Plain, "x\u2028y\u0085z\u001Cw", "343 37579 342", "343 37579 342")]
+    [InlineData(TextNormalization.Ftfy, "x\u2028y\u0085z\u001Cw", "343 344 959 42188", "343 344 959 42188")]
+    [InlineData(TextNormalization.Plain, "\u00BD \u00B2 \u2167 \u0663", "33613 41175 158 227 371 149 352", "33613 41175 158 227 371 149 352")]
+    [InlineData(TextNormalization.Ftfy, "\u00BD \u00B2 \u2167 \u0663", "33613 41175 158 227 371 149 352", "33613 41175 158 227 371 149 352")]
+    public void Encode_EdgeCases_MatchReferenceImplementation(TextNormalization normalization, string text, string sd1Ids, string sd2Ids)
+    {
+        int[] Parse(string ids) => [49406, .. ids.Split(' ').Select(int.Parse), 49407];
+        Assert.Equal(Parse(sd1Ids), Get(Sd1Folders[0], normalization).EncodeUnpadded(text));
+        Assert.Equal(Parse(sd2Ids), Get(Sd2Folders[0], normalization).EncodeUnpadded(text));
+    }
+
     [Fact]
     public void FromFolder_DefaultNormalization_IsFtfy()
     {
