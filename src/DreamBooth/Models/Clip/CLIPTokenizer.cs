@@ -317,15 +317,26 @@ public sealed class CLIPTokenizer
     private static Dictionary<string, int> ReadVocab(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
+        // A streaming reader: JsonSerializer's first use costs more than the parse itself.
+        var reader = new Utf8JsonReader(File.ReadAllBytes(path), new JsonReaderOptions { AllowTrailingCommas = true });
+        var vocab = new Dictionary<string, int>(50000, StringComparer.Ordinal);
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllBytes(path))
-                ?? throw new DreamBoothException($"{path}: expected a JSON object of token → id.");
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                throw new DreamBoothException($"{path}: expected a JSON object of token -> id.");
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var token = reader.GetString()!;
+                if (!reader.Read() || !reader.TryGetInt32(out var id))
+                    throw new DreamBoothException($"{path}: the id of token \"{token}\" is not an integer.");
+                vocab[token] = id;
+            }
         }
         catch (JsonException e)
         {
-            throw new DreamBoothException($"{path}: not a token → id JSON object ({e.Message.Split('.')[0]}).");
+            throw new DreamBoothException($"{path}: invalid JSON ({e.Message.Split('.')[0]}).");
         }
+        return vocab;
     }
 
     private static List<(string, string)> ReadMerges(string path)
@@ -336,8 +347,13 @@ public sealed class CLIPTokenizer
         var merges = new List<(string, string)>(lines.Length);
         foreach (var line in lines.Skip(1).Take(49152 - 256 - 2))
         {
-            var parts = PyString.Split(line);
-            if (parts.Count == 2) merges.Add((parts[0], parts[1]));
+            // Fast path for the usual "a b" line; anything else goes through str.split() semantics.
+            var space = line.IndexOf(' ');
+            var blanks = 0;
+            foreach (var c in line)
+                if (PyString.IsSpace(c)) blanks++;
+            if (blanks == 1 && space > 0 && space < line.Length - 1) merges.Add((line[..space], line[(space + 1)..]));
+            else if (PyString.Split(line) is [var first, var second]) merges.Add((first, second));
         }
         return merges;
     }
