@@ -57,12 +57,12 @@ public static partial class PyString
         return [.. result];
     }
 
-    /// <summary>Python <c>str.strip()</c>.</summary>
-    public static string Strip(string s)
+    /// <summary>Python <c>str.strip()</c> (or <c>lstrip()</c> / <c>rstrip()</c> when one side is off).</summary>
+    public static string Strip(string s, bool left = true, bool right = true)
     {
         int start = 0, end = s.Length;
-        while (start < end && IsSpace(s[start])) start++;
-        while (end > start && IsSpace(s[end - 1])) end--;
+        while (left && start < end && IsSpace(s[start])) start++;
+        while (right && end > start && IsSpace(s[end - 1])) end--;
         return s[start..end];
     }
 

@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using DreamBooth.Text;
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -157,6 +158,7 @@ public sealed class CLIPTokenizer
     /// <summary>Input ids and attention masks of a batch as <c>[B, ModelMaxLength]</c> int64 tensors (CPU).</summary>
     public (Tensor InputIds, Tensor AttentionMask) EncodeBatch(IReadOnlyList<string> prompts)
     {
+        TorchRuntime.EnsureLoaded();
         var ids = new long[prompts.Count * ModelMaxLength];
         var mask = new long[ids.Length];
         for (var b = 0; b < prompts.Count; b++)
@@ -248,8 +250,23 @@ public sealed class CLIPTokenizer
         for (var k = 0; k < parts.Count; k++)
         {
             if (parts[k].Added is not { } token) continue;
-            if (token.RStrip && k + 1 < parts.Count && parts[k + 1].Added is null) parts[k + 1] = (parts[k + 1].Piece.TrimStart(), null);
-            if (token.LStrip && k > 0 && parts[k - 1].Added is null) parts[k - 1] = (parts[k - 1].Piece.TrimEnd(), null);
+            // Neighbours as they were before stripping, as transformers reads them.
+            var left = k > 0 ? parts[k - 1].Piece : "";
+            var right = k + 1 < parts.Count ? parts[k + 1].Piece : "";
+            // rstrip/lstrip: the token swallows the whitespace on that side.
+            if (token.RStrip && right.Length > 0) parts[k + 1] = parts[k + 1] with { Piece = PyString.Strip(right, right: false) };
+            if (token.LStrip && left.Length > 0) parts[k - 1] = parts[k - 1] with { Piece = PyString.Strip(left, left: false) };
+            // single_word: glued to a neighbouring word, the token is ordinary text again.
+            if (token.SingleWord && left.Length > 0 && left[^1] != ' ')
+            {
+                parts[k - 1] = (parts[k - 1].Piece + token.Content, null);
+                parts[k] = ("", null);
+            }
+            else if (token.SingleWord && right.Length > 0 && right[0] != ' ')
+            {
+                parts[k] = (token.Content + right, null); // the unstripped neighbour, as transformers does
+                parts[k + 1] = ("", null);
+            }
         }
         return [.. parts.Where(p => p.Piece.Length > 0)];
     }

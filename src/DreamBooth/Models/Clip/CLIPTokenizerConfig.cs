@@ -28,7 +28,10 @@ public sealed record CLIPTokenizerConfig
 
     public IReadOnlyList<string> AdditionalSpecialTokens { get; init; } = [];
 
-    /// <summary>Tokens with explicit ids (tokenizer_config's added_tokens_decoder, added_tokens.json).</summary>
+    /// <summary>
+    /// Tokens with explicit ids (tokenizer_config's added_tokens_decoder, added_tokens.json), plus the strip flags of
+    /// special tokens written as objects without an id (Id -1: the tokenizer takes the vocabulary id).
+    /// </summary>
     public IReadOnlyList<AddedToken> AddedTokens { get; init; } = [];
 
     /// <summary>Whether Decode removes the spaces BPE leaves before punctuation (" ," → ",").</summary>

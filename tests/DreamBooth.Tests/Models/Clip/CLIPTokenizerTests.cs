@@ -139,6 +139,48 @@ public sealed class CLIPTokenizerTests
     }
 
     [Fact]
+    public void FromFolder_AddedTokenInConfig_IsMatchedVerbatimAndDecodedApart()
+    {
+        // A textual-inversion style token with an id past the vocabulary, as tokenizer.add_tokens() saves it.
+        var folder = Directory.CreateTempSubdirectory("clip-tokenizer-").FullName;
+        try
+        {
+            foreach (var file in new[] { "vocab.json", "merges.txt", "special_tokens_map.json" })
+                File.Copy(Fixtures.Path("tokenizer", file), Path.Combine(folder, file));
+            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), """
+                {"model_max_length": 77, "pad_token": "<|endoftext|>",
+                 "added_tokens_decoder": {"49408": {"content": "<Sks>", "lstrip": false, "normalized": true,
+                                                    "rstrip": false, "single_word": false, "special": false}}}
+                """);
+            var tokenizer = CLIPTokenizer.FromFolder(folder, TextNormalization.Plain);
+            Assert.Equal(["a</w>", "photo</w>", "of</w>", "<Sks>", "dog</w>"], tokenizer.Tokenize("A photo of<Sks>dog"));
+            var ids = tokenizer.EncodeUnpadded("A photo of<Sks>dog");
+            Assert.Equal([49406, 320, 1125, 539, 49408, 1929, 49407], ids);
+            Assert.Equal("<|startoftext|>a photo of <Sks> dog <|endoftext|>", tokenizer.Decode(ids));
+            Assert.Equal("a photo of <Sks> dog", tokenizer.Decode(ids, skipSpecialTokens: true));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Constructor_TinyVocabulary_MergesByRankAndAppendsSpecialTokens()
+    {
+        var vocab = new Dictionary<string, int>();
+        foreach (var c in "abc") vocab[c.ToString()] = vocab.Count;
+        foreach (var c in "abc") vocab[c + "</w>"] = vocab.Count;
+        vocab["ab"] = vocab.Count;
+        vocab["abc</w>"] = vocab.Count;
+        var tokenizer = new CLIPTokenizer(vocab, [("a", "b"), ("ab", "c</w>")], normalization: TextNormalization.Plain);
+        Assert.Equal(["abc</w>", "b", "a</w>"], tokenizer.Tokenize("abc ba"));
+        // <|startoftext|> and <|endoftext|> are not in this vocabulary: they get the next free ids.
+        Assert.Equal((8, 9), (tokenizer.BosTokenId, tokenizer.EosTokenId));
+        Assert.Equal([8, 7, 1, 3, 9], tokenizer.EncodeUnpadded("abc ba"));
+    }
+
+    [Fact]
     public void FromFolder_RealVocabulary_LoadsQuickly()
     {
         var watch = Stopwatch.StartNew();
