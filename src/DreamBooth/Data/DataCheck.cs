@@ -132,30 +132,33 @@ public static class DataCheck
             yield return new(Severity.Info, dir, FindingKind.ImageCount, $"{count} usable images");
     }
 
-    /// <summary>Each later file of a pair against the earlier one: exact byte duplicates first, then perceptual near duplicates.</summary>
+    /// <summary>Each later file against the earliest earlier match: exact byte duplicates first, then perceptual near duplicates.</summary>
     private static IEnumerable<DataFinding> DuplicateFindings(List<Entry> entries, DataCheckOptions o)
     {
-        var exact = new HashSet<(int, int)>();
+        var isCopy = new bool[entries.Count];
         for (var j = 0; j < entries.Count; j++)
         {
             for (var i = 0; i < j; i++)
             {
                 if (!entries[i].Sha256.AsSpan().SequenceEqual(entries[j].Sha256)) continue;
-                exact.Add((i, j));
+                isCopy[j] = true;
                 yield return new(Severity.Warning, entries[j].Path, FindingKind.Duplicate,
                     $"exact duplicate of {System.IO.Path.GetFileName(entries[i].Path)} (same SHA-256): it will be seen twice as often");
                 break; // report against the first copy only
             }
         }
+        // Copies are already reported; comparing them again would repeat each near duplicate once per copy.
         for (var j = 0; j < entries.Count; j++)
         {
+            if (isCopy[j]) continue;
             for (var i = 0; i < j; i++)
             {
-                if (exact.Contains((i, j)) || entries[i].Sha256.AsSpan().SequenceEqual(entries[j].Sha256)) continue;
+                if (isCopy[i]) continue;
                 var d = PerceptualHash.Distance(entries[i].Hash, entries[j].Hash);
                 if (d > o.NearDuplicateDistance) continue;
                 yield return new(Severity.Warning, entries[j].Path, FindingKind.NearDuplicate,
                     $"near duplicate of {System.IO.Path.GetFileName(entries[i].Path)} (pHash distance {d}/64 <= {o.NearDuplicateDistance}): adds little variety");
+                break; // against the earliest match only
             }
         }
     }
