@@ -1,3 +1,4 @@
+// Findings of `dreambooth check-data`: what DataCheck reports about a training image folder.
 namespace DreamBooth.Data;
 
 using DreamBooth.Imaging;

@@ -37,6 +37,22 @@ public static class ImageLoader
     public static bool IsSupported(string path) =>
         SupportedExtensions.Contains(System.IO.Path.GetExtension(path).ToLowerInvariant());
 
+    /// <summary>
+    /// The supported image files directly in <paramref name="dir"/>, in ordinal name order (diffusers takes
+    /// <c>Path.iterdir()</c> order, which depends on the file system); other entries go to <paramref name="skipped"/>
+    /// for the caller to warn about.
+    /// </summary>
+    public static IReadOnlyList<string> ListImages(string dir, out IReadOnlyList<string> skipped)
+    {
+        if (!Directory.Exists(dir)) throw new DreamBoothException($"{dir}: no such directory.");
+        var images = new List<string>();
+        var other = new List<string>();
+        foreach (var path in Directory.EnumerateFileSystemEntries(dir).OrderBy(System.IO.Path.GetFileName, StringComparer.Ordinal))
+            (File.Exists(path) && IsSupported(path) ? images : other).Add(path);
+        skipped = other;
+        return images;
+    }
+
     public static RgbImage Load(string path) => Load(path, out _);
 
     public static RgbImage Load(string path, out ImageSourceInfo info)

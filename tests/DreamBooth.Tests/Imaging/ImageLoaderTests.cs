@@ -210,6 +210,17 @@ public class ImageLoaderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ListImages_SortsSupportedAndSkipsTheRest()
+    {
+        using var dir = new TestImages.TempDir();
+        foreach (var name in new[] { "b.PNG", "a.jpg", "C.webp", "notes.txt", ".DS_Store" }) dir.Write(name, [1]);
+        Directory.CreateDirectory(dir.File("sub.jpg"));
+        var images = ImageLoader.ListImages(dir.Path, out var skipped);
+        Assert.Equal(["C.webp", "a.jpg", "b.PNG"], images.Select(Path.GetFileName));
+        Assert.Equal([".DS_Store", "notes.txt", "sub.jpg"], skipped.Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Load_MissingFile_ThrowsNamingFile()
     {
         var path = Path.Combine(Path.GetTempPath(), "no-such-dir-" + Guid.NewGuid().ToString("N"), "x.png");
