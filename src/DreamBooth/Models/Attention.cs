@@ -11,9 +11,10 @@ using Modules = TorchSharp.Modules;
 public sealed class Attention : Module<Tensor, Tensor?, Tensor>
 {
     private readonly Modules.GroupNorm? group_norm;
-    private readonly Modules.Linear to_q;
-    private readonly Modules.Linear to_k;
-    private readonly Modules.Linear to_v;
+    // Typed as modules, not Linear, so a LoRA wrapper (DreamBooth.Lora.LoraLinear) can take a projection's place.
+    private readonly Module<Tensor, Tensor> to_q;
+    private readonly Module<Tensor, Tensor> to_k;
+    private readonly Module<Tensor, Tensor> to_v;
     private readonly Modules.ModuleList<Module<Tensor, Tensor>> to_out;   // [Linear, Dropout]: keys to_out.0.*
     private readonly long heads;
     private readonly bool upcast;

@@ -7,7 +7,7 @@ using static TorchSharp.torch.nn;
 
 public sealed class Downsample2D : Module<Tensor, Tensor>
 {
-    private readonly Modules.Conv2d conv;
+    private readonly Module<Tensor, Tensor> conv;   // Conv2d (or a LoRA wrapper around it)
     private readonly long padding;
 
     /// <param name="padding">1 in the UNet; 0 in the VAE encoder, which pads (0,1,0,1) asymmetrically instead.</param>

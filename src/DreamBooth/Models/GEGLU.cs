@@ -8,7 +8,7 @@ using Modules = TorchSharp.Modules;
 /// <summary>Gated GELU: one projection to twice the width, split into value and gate, value · gelu(gate) (exact erf GELU).</summary>
 public sealed class GEGLU : Module<Tensor, Tensor>
 {
-    private readonly Modules.Linear proj;
+    private readonly Module<Tensor, Tensor> proj;   // Linear (or a LoRA wrapper around it)
 
     public GEGLU(long dimIn, long dimOut, Device? device = null, ScalarType? dtype = null) : base(nameof(GEGLU))
     {

@@ -8,14 +8,15 @@ using static TorchSharp.torch.nn;
 
 public sealed class ResnetBlock2D : Module<Tensor, Tensor?, Tensor>
 {
-    // Field names are state_dict keys. Do not rename.
+    // Field names are state_dict keys. Do not rename. Convs and the Linear are typed as modules so a LoRA wrapper
+    // (DreamBooth.Lora) can take their place.
     private readonly Modules.GroupNorm norm1;
-    private readonly Modules.Conv2d conv1;
-    private readonly Modules.Linear? time_emb_proj;   // null in the VAE (no time embedding)
+    private readonly Module<Tensor, Tensor> conv1;
+    private readonly Module<Tensor, Tensor>? time_emb_proj;   // Linear; null in the VAE (no time embedding)
     private readonly Modules.GroupNorm norm2;
     private readonly Modules.Dropout dropout;
-    private readonly Modules.Conv2d conv2;
-    private readonly Modules.Conv2d? conv_shortcut;   // 1×1, only when channel counts differ
+    private readonly Module<Tensor, Tensor> conv2;
+    private readonly Module<Tensor, Tensor>? conv_shortcut;   // 1×1, only when channel counts differ
     private readonly double outputScaleFactor;
 
     public ResnetBlock2D(long inChannels, long outChannels, long? tembChannels, int groups, double eps,

@@ -7,7 +7,7 @@ using static TorchSharp.torch.nn;
 
 public sealed class Upsample2D : Module<Tensor, long[]?, Tensor>
 {
-    private readonly Modules.Conv2d conv;
+    private readonly Module<Tensor, Tensor> conv;   // Conv2d (or a LoRA wrapper around it)
 
     public Upsample2D(long channels, long outChannels, Device? device = null, ScalarType? dtype = null)
         : base(nameof(Upsample2D))

@@ -8,11 +8,12 @@ using Modules = TorchSharp.Modules;
 /// <summary>Multi-head self-attention with an additive mask (the causal mask of the text tower).</summary>
 public sealed class CLIPAttention : Module<Tensor, Tensor, Tensor>
 {
-    // Declared in transformers' order so state_dict() lists keys as it does.
-    private readonly Modules.Linear k_proj;
-    private readonly Modules.Linear v_proj;
-    private readonly Modules.Linear q_proj;
-    private readonly Modules.Linear out_proj;
+    // Declared in transformers' order so state_dict() lists keys as it does. Typed as modules, not Linear, so a
+    // LoRA wrapper (DreamBooth.Lora.LoraLinear) can take a projection's place.
+    private readonly Module<Tensor, Tensor> k_proj;
+    private readonly Module<Tensor, Tensor> v_proj;
+    private readonly Module<Tensor, Tensor> q_proj;
+    private readonly Module<Tensor, Tensor> out_proj;
     private readonly long numHeads;
     private readonly long headDim;
     private readonly double scale;

@@ -8,8 +8,9 @@ using Modules = TorchSharp.Modules;
 /// <summary>fc1 → activation → fc2.</summary>
 public sealed class CLIPMLP : Module<Tensor, Tensor>
 {
-    private readonly Modules.Linear fc1;   // [intermediate, hidden]
-    private readonly Modules.Linear fc2;   // [hidden, intermediate]
+    // Linear layers, typed as modules so a LoRA wrapper can take their place.
+    private readonly Module<Tensor, Tensor> fc1;   // [intermediate, hidden]
+    private readonly Module<Tensor, Tensor> fc2;   // [hidden, intermediate]
     private readonly bool quickGelu;
 
     public CLIPMLP(CLIPTextConfig config, Device device, ScalarType dtype) : base(nameof(CLIPMLP))

@@ -1,0 +1,189 @@
+// Applies a LoRA file to a pipeline's models (diffusers' load_lora_weights / A1111's <lora:name:weight>): maps every
+// entry to a module, checks shapes, injects an adapter and copies the weights in.
+namespace DreamBooth.Lora;
+
+using DreamBooth.Loading;
+using DreamBooth.Models.Unets;
+using static TorchSharp.torch;
+using Modules = TorchSharp.Modules;
+
+/// <summary>The models a LoRA file may touch (any may be null when the file has nothing for it).</summary>
+public sealed record LoraTargets(nn.Module? Unet, nn.Module? TextEncoder = null, nn.Module? TextEncoder2 = null)
+{
+    public nn.Module? this[LoraComponent component] => component switch
+    {
+        LoraComponent.Unet => Unet,
+        LoraComponent.TextEncoder => TextEncoder,
+        _ => TextEncoder2,
+    };
+}
+
+/// <summary>Options for <see cref="LoraLoader"/>.</summary>
+public sealed record LoraLoadOptions
+{
+    /// <summary>
+    /// Alpha to use for every module, overriding the file. diffusers files carry no alpha and kohya files written by
+    /// diffusers' converter carry alpha = rank, so an adapter trained with alpha ≠ rank needs its alpha given here.
+    /// </summary>
+    public double? Alpha { get; init; }
+
+    /// <summary>Leave the loaded adapter weights requiring grad (to resume training). Default: frozen.</summary>
+    public bool Trainable { get; init; }
+
+    /// <summary>Adapter dtype (default: each base layer's).</summary>
+    public ScalarType? Dtype { get; init; }
+}
+
+/// <summary>A file entry mapped onto a model module.</summary>
+/// <param name="Alpha">Effective alpha (file, option or rank); <see cref="Scale"/> = Alpha / Rank (or / √Rank with rsLoRA).</param>
+public sealed record LoraModuleMapping(LoraComponent Component, string ModulePath, LoraFileEntry Entry, int Rank, double Alpha,
+                                       bool UseRsLora)
+{
+    public double Scale => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+}
+
+public static class LoraLoader
+{
+    /// <summary>
+    /// Loads <paramref name="path"/> as adapter <paramref name="adapterName"/> (scale = alpha/r × <paramref name="multiplier"/>),
+    /// unfused. Load the models' base weights first. Returns what was mapped where.
+    /// </summary>
+    public static IReadOnlyList<LoraModuleMapping> Apply(LoraTargets targets, string path, double multiplier = 1.0,
+                                                         string adapterName = "default", LoraLoadOptions? options = null)
+    {
+        options ??= new LoraLoadOptions();
+        using var file = LoraFile.Open(path);
+        var mappings = Resolve(targets, file, options);
+        foreach (var group in mappings.GroupBy(m => m.Component))
+        {
+            var model = targets[group.Key]!;
+            var modules = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+            foreach (var m in group)
+            {
+                var layer = LoraInjector.Wrap(model, m.ModulePath, modules);
+                layer.AddAdapter(adapterName, new LoraAdapterSettings(m.Rank, m.Alpha, UseRsLora: m.UseRsLora, Weight: multiplier), options.Dtype);
+                using var scope = NewDisposeScope();
+                layer.LoadAdapterWeights(adapterName, file.Read(m.Entry.DownKey).reshape(layer.AShape(m.Rank)),
+                                         file.Read(m.Entry.UpKey).reshape(layer.BShape(m.Rank)));
+                layer.A(adapterName).requires_grad = options.Trainable;
+                layer.B(adapterName).requires_grad = options.Trainable;
+            }
+        }
+        return mappings;
+    }
+
+    /// <summary>
+    /// Maps every entry of the file onto a module of <paramref name="targets"/> and checks its shapes, without changing
+    /// the models (works on META-device models). Throws a <see cref="DreamBoothException"/> naming the first key that
+    /// does not fit.
+    /// </summary>
+    public static IReadOnlyList<LoraModuleMapping> Resolve(LoraTargets targets, LoraFile file, LoraLoadOptions? options = null)
+    {
+        options ??= new LoraLoadOptions();
+        var result = new List<LoraModuleMapping>(file.Entries.Count);
+        foreach (var group in file.Entries.GroupBy(e => e.Component))
+        {
+            var model = targets[group.Key] ?? throw new DreamBoothException(
+                $"{file.Path} has {group.Count()} {Describe(group.Key)} modules, but no {Describe(group.Key)} was given to apply them to.");
+            var index = new ModuleIndex(model);
+            foreach (var entry in group)
+            {
+                var (path, module) = index.Find(entry) ?? throw new DreamBoothException(
+                    $"{file.Path}: LoRA key '{entry.DownKey}' names no module of the {Describe(entry.Component)} " +
+                    $"('{entry.Module}'{(entry.IsFlatName ? ", matched against module names with '.' → '_'" : "")}).");
+                CheckShapes(file.Path, entry, path, module);
+                var fromFile = file.AlphaOf(entry);
+                double alpha = options.Alpha ?? fromFile?.Alpha ?? entry.Rank;
+                result.Add(new(entry.Component, path, entry, entry.Rank, alpha, options.Alpha is null && (fromFile?.UseRsLora ?? false)));
+            }
+            var duplicate = result.GroupBy(r => (r.Component, r.ModulePath)).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+                throw new DreamBoothException($"{file.Path}: several entries map onto module '{duplicate.Key.ModulePath}' " +
+                                              $"({string.Join(", ", duplicate.Select(d => d.Entry.DownKey))}).");
+        }
+        return result;
+    }
+
+    private static string Describe(LoraComponent c) => c switch
+    {
+        LoraComponent.Unet => "UNet",
+        LoraComponent.TextEncoder => "text encoder",
+        _ => "second text encoder",
+    };
+
+    private static void CheckShapes(string file, LoraFileEntry entry, string path, nn.Module module)
+    {
+        var weight = module switch
+        {
+            LoraLayer l => l.BaseWeight.shape,
+            Modules.Linear l => l.weight.shape,
+            Modules.Conv2d c => c.weight.shape,
+            _ => throw new DreamBoothException(
+                $"{file}: LoRA key '{entry.DownKey}' targets '{path}', a {module.GetType().Name}; only Linear and Conv2d layers can carry LoRA adapters."),
+        };
+        long r = entry.Rank;
+        // Linear [out, in]: A [r, in], B [out, r]. Conv2d [out, in, kh, kw]: A [r, in, kh, kw], B [out, r, 1, 1].
+        // A 1×1 conv and a Linear accept each other's layout (SD 1.x proj_in is a conv, SD 2.x's a Linear).
+        long[] a = weight.Length == 2 ? [r, weight[1]] : [r, weight[1], weight[2], weight[3]];
+        long[] b = weight.Length == 2 ? [weight[0], r] : [weight[0], r, 1, 1];
+        foreach (var (key, shape, needed) in new[] { (entry.DownKey, entry.DownShape, a), (entry.UpKey, entry.UpShape, b) })
+            if (!Fits(shape, needed))
+                throw new DreamBoothException(
+                    $"{file}: LoRA key '{key}' has shape {LoraLayer.Shape(shape)} but '{path}' ({ShapeText(weight)}) needs {LoraLayer.Shape(needed)}.");
+    }
+
+    private static bool Fits(long[] shape, long[] needed) =>
+        shape.SequenceEqual(needed) || Squeeze(shape).SequenceEqual(Squeeze(needed));
+
+    private static long[] Squeeze(long[] s) => s.Length == 4 && s[2] == 1 && s[3] == 1 ? [s[0], s[1]] : s;
+
+    private static string ShapeText(long[] w) => w.Length == 2 ? $"Linear [{w[1]} → {w[0]}]" : $"Conv2d [{w[1]} → {w[0]}, {w[2]}×{w[3]}]";
+
+    /// <summary>A model's adaptable modules by path, by kohya flat name and (UNet) by LDM flat name.</summary>
+    private sealed class ModuleIndex
+    {
+        private readonly Dictionary<string, nn.Module> byPath = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, string?> byFlat = new(StringComparer.Ordinal);      // null value: ambiguous
+        private readonly Dictionary<string, string?> byLdmFlat = new(StringComparer.Ordinal);
+
+        public ModuleIndex(nn.Module model)
+        {
+            LdmUnetLayout? layout = model is UNet2DConditionModel unet && unet.Config.LayersPerBlock.Distinct().Count() == 1
+                ? new LdmUnetLayout(unet.Config.LayersPerBlock[0], [.. unet.Config.UpBlockTypes.Select(t => t == "CrossAttnUpBlock2D")])
+                : null;
+            foreach (var (path, module) in LoraInjector.ModulesOutsideAdapters(model))
+            {
+                if (module is not (Modules.Linear or Modules.Conv2d or LoraLayer)) continue;
+                byPath[path] = module;
+                Add(byFlat, Flat(path), path);
+                if (layout is not null && TryLdm(path, layout) is string ldm) Add(byLdmFlat, Flat(ldm), path);
+            }
+        }
+
+        public (string Path, nn.Module Module)? Find(LoraFileEntry entry)
+        {
+            string? path = entry.IsFlatName
+                ? byFlat.GetValueOrDefault(entry.Module) ?? byLdmFlat.GetValueOrDefault(entry.Module)
+                : entry.Module;
+            return path is not null && byPath.TryGetValue(path, out var module) ? (path, module) : null;
+        }
+
+        private static string Flat(string path) => path.Replace('.', '_');
+
+        private static void Add(Dictionary<string, string?> index, string key, string path) =>
+            index[key] = index.ContainsKey(key) ? null : path;
+
+        private static string? TryLdm(string path, LdmUnetLayout layout)
+        {
+            try
+            {
+                var key = LdmKeyMap.UnetToLdm(path + ".weight", layout);
+                return key[..^".weight".Length];
+            }
+            catch (DreamBoothException)
+            {
+                return null;   // modules with no single-file name (none in SD UNets, but stay lenient)
+            }
+        }
+    }
+}
