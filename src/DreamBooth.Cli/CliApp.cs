@@ -24,6 +24,10 @@ public static class CliApp
                 .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
                 .WithExample("inspect", "tests/fixtures/sd15-tiny")
                 .WithExample("inspect", "stabilityai/stable-diffusion-2-1@main", "--json");
+            config.AddCommand<GenerateCommand>("generate")
+                .WithDescription("Generate images from a prompt (seeds reproduce diffusers' CPU-generator images).")
+                .WithExample("generate", "--prompt", "\"a photo of sks dog\"", "--seed", "42", "--num-images", "4")
+                .WithExample("generate", "-m", "runwayml/stable-diffusion-v1-5", "-p", "\"a photo of sks dog\"", "--lora", "out/pytorch_lora_weights.safetensors:0.8");
             config.AddCommand<EnvCommand>("env")
                 .WithDescription("Show versions and devices, and check that the tensor engine starts.");
         });

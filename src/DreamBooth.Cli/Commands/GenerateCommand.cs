@@ -1,0 +1,193 @@
+namespace DreamBooth.Cli.Commands;
+
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text.Json;
+using DreamBooth.Cli.Rendering;
+using DreamBooth.Cli.Settings;
+using DreamBooth.Imaging;
+using DreamBooth.IO;
+using DreamBooth.Pipelines;
+using DreamBooth.Torch;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateCommand.Settings>
+{
+    public sealed class Settings : ModelSettings
+    {
+        [CommandOption("-p|--prompt <PROMPT>")]
+        [Description("The prompt, e.g. \"a photo of sks dog on the beach\".")]
+        public string? Prompt { get; init; }
+
+        [CommandOption("-n|--negative-prompt <TEXT>")]
+        [Description("What to steer away from (default: none; SDXL then uses zero embeddings, as diffusers).")]
+        public string? NegativePrompt { get; init; }
+
+        [CommandOption("--prompts-file <FILE>")]
+        [Description("A text file with one prompt per line (blank lines and lines starting with # are skipped).")]
+        public string? PromptsFile { get; init; }
+
+        [CommandOption("-s|--seed <SEED>")]
+        [Description("Seed of the CPU generator, as torch.Generator(\"cpu\").manual_seed(SEED) (default: random).")]
+        public string? Seed { get; init; }
+
+        [CommandOption("--steps <N>")]
+        [Description("Denoising steps (default: 50).")]
+        [DefaultValue(50)]
+        public int Steps { get; init; } = 50;
+
+        [CommandOption("-g|--guidance-scale <SCALE>")]
+        [Description("Classifier-free guidance scale; 1 or less turns guidance off (default: 7.5).")]
+        [DefaultValue(7.5)]
+        public double GuidanceScale { get; init; } = 7.5;
+
+        [CommandOption("--scheduler <NAME>")]
+        [Description("Sampler: a diffusers class name or alias (ddim, pndm, ddpm, euler, euler-a, dpm++2m, dpm++2m-karras, lms). Default: the model's.")]
+        public string? Scheduler { get; init; }
+
+        [CommandOption("-W|--width <PIXELS>")]
+        [Description("Image width, a multiple of 8 (default: the model's native size).")]
+        public int? Width { get; init; }
+
+        [CommandOption("-H|--height <PIXELS>")]
+        [Description("Image height, a multiple of 8 (default: the model's native size).")]
+        public int? Height { get; init; }
+
+        [CommandOption("--num-images <N>")]
+        [Description("Images per prompt, drawn as one batch from the seed (default: 1).")]
+        [DefaultValue(1)]
+        public int NumImages { get; init; } = 1;
+
+        [CommandOption("--clip-skip <N>")]
+        [Description("Use the CLIP layer N before the last (diffusers' clip_skip; A1111's \"CLIP skip\" minus one).")]
+        public int? ClipSkip { get; init; }
+
+        [CommandOption("--lora <FILE[:SCALE]>")]
+        [Description("A LoRA file (diffusers, peft or kohya naming) with an optional scale, e.g. sks.safetensors:0.8. Repeatable.")]
+        public string[] Lora { get; init; } = [];
+
+        [CommandOption("-o|--output <DIR>")]
+        [Description("Output folder (default: outputs). PNGs carry A1111 'parameters' metadata and a JSON sidecar.")]
+        [DefaultValue("outputs")]
+        public string Output { get; init; } = "outputs";
+
+        public override ValidationResult Validate()
+        {
+            if (Prompt is null && PromptsFile is null) return ValidationResult.Error("Give --prompt or --prompts-file.");
+            if (Steps < 1) return ValidationResult.Error("--steps must be at least 1.");
+            if (NumImages < 1) return ValidationResult.Error("--num-images must be at least 1.");
+            return base.Validate();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var prompts = ReadPrompts(settings);
+        var seed = settings.Seed is null ? (ulong)Random.Shared.NextInt64(0, int.MaxValue) : Rng.ParseSeed(settings.Seed);
+        using var pipe = settings.LoadPipeline(console, cancellationToken);
+        var loras = LoraOptions.Apply(pipe, settings.Lora);
+        Directory.CreateDirectory(settings.Output);
+        var clock = Stopwatch.StartNew();
+        var written = new List<(string Path, RgbImage Image)>();
+        int index = NextIndex(settings.Output);
+
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                foreach (var prompt in prompts)
+                {
+                    var request = new GenerationRequest
+                    {
+                        Prompt = prompt,
+                        NegativePrompt = settings.NegativePrompt,
+                        Steps = settings.Steps,
+                        GuidanceScale = settings.GuidanceScale,
+                        Width = settings.Width,
+                        Height = settings.Height,
+                        NumImages = settings.NumImages,
+                        Seed = seed,
+                        ClipSkip = settings.ClipSkip,
+                        Scheduler = settings.Scheduler,
+                    };
+                    var task = ctx.AddTask(Markup.Escape(Shorten(prompt)), maxValue: settings.Steps);
+                    using var result = pipe.Generate(request, step => task.Value = step.Index + 1, cancellationToken);
+                    task.MaxValue = task.Value;
+                    for (int i = 0; i < settings.NumImages; i++)
+                    {
+                        var image = RgbImage.FromTensor(result.Images[i]);
+                        var infotext = A1111Infotext.Format(prompt, settings.NegativePrompt, settings.Steps, SamplerNames.A1111(result.SchedulerClass),
+                            settings.GuidanceScale, (long)result.Seed, result.Width, result.Height, pipe.Name,
+                            extra: Extras(settings, loras, i));
+                        var path = Path.Combine(settings.Output, $"{index++:D5}-{result.Seed}.png");
+                        PngWriter.Write(path, image, [new("parameters", infotext)]);
+                        AtomicFile.WriteAllText(Path.ChangeExtension(path, ".json"), Sidecar(settings, prompt, result, i, loras, pipe.Name));
+                        written.Add((path, image));
+                    }
+                }
+            });
+
+        if (written.Count > 1)
+        {
+            int cols = (int)Math.Ceiling(Math.Sqrt(written.Count));
+            int rows = (written.Count + cols - 1) / cols;
+            var grid = ImageGrid.Make(written.Select(w => w.Image).ToList(), rows, cols);
+            PngWriter.Write(Path.Combine(settings.Output, $"grid-{seed}.png"), grid);
+        }
+        using var process = Process.GetCurrentProcess();
+        console.MarkupLine($"[green]{written.Count} image(s)[/] in {Markup.Escape(settings.Output)} ({clock.Elapsed.TotalSeconds:0.0} s, peak memory {Format.Bytes(process.PeakWorkingSet64)}).");
+        foreach (var (path, _) in written) console.WriteLine("  " + path);
+        return 0;
+    }
+
+    private static List<string> ReadPrompts(Settings settings)
+    {
+        var prompts = new List<string>();
+        if (settings.Prompt is not null) prompts.Add(settings.Prompt);
+        if (settings.PromptsFile is not null)
+        {
+            if (!File.Exists(settings.PromptsFile)) throw new DreamBoothException($"{settings.PromptsFile}: prompts file not found.");
+            prompts.AddRange(File.ReadAllLines(settings.PromptsFile).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
+            if (prompts.Count == 0) throw new DreamBoothException($"{settings.PromptsFile}: no prompts in the file.");
+        }
+        return prompts;
+    }
+
+    private static int NextIndex(string dir) =>
+        Directory.EnumerateFiles(dir, "*.png")
+            .Select(f => Path.GetFileName(f).Split('-')[0])
+            .Select(s => int.TryParse(s, out var n) ? n + 1 : 0)
+            .DefaultIfEmpty(0).Max();
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..37] + "…";
+
+    private static IEnumerable<KeyValuePair<string, string?>> Extras(Settings settings, IReadOnlyList<LoraOptions.Applied> loras, int batchIndex)
+    {
+        if (settings.NumImages > 1) yield return new("Batch pos", batchIndex.ToString());
+        if (settings.ClipSkip is int skip) yield return new("Clip skip", (skip + 1).ToString());
+        if (loras.Count > 0) yield return new("Lora", string.Join(", ", loras.Select(l => $"{l.Name}:{l.Scale}")));
+        yield return new("Version", "DreamBooth.NET " + CliApp.Version);
+    }
+
+    private static string Sidecar(Settings s, string prompt, GenerationResult result, int batchIndex, IReadOnlyList<LoraOptions.Applied> loras, string model) =>
+        JsonSerializer.Serialize(new
+        {
+            prompt,
+            negative_prompt = s.NegativePrompt,
+            seed = result.Seed,
+            batch_index = batchIndex,
+            num_images = s.NumImages,
+            steps = s.Steps,
+            guidance_scale = s.GuidanceScale,
+            scheduler = result.SchedulerClass,
+            width = result.Width,
+            height = result.Height,
+            clip_skip = s.ClipSkip,
+            model,
+            loras = loras.Select(l => new { file = l.File, scale = l.Scale }),
+            generator = "torch.Generator(\"cpu\").manual_seed(seed); latents drawn as one batch",
+            version = "DreamBooth.NET " + CliApp.Version,
+        }, new JsonSerializerOptions { WriteIndented = true });
+}
