@@ -7,12 +7,9 @@ using Xunit.Abstractions;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
-[CollectionDefinition(nameof(MemoryMeasurement), DisableParallelization = true)]
-public sealed class MemoryMeasurement;
-
 /// <summary>Measures native heap use (glibc mallinfo2: bytes in use, all arenas plus mmapped chunks, which is
 /// where libtorch's CPU allocator gets tensors from). Runs alone so other tests' tensors do not interfere.</summary>
-[Collection(nameof(MemoryMeasurement))]
+[Collection(nameof(ProcessWideState))]
 public sealed partial class CheckpointMemoryTests(ITestOutputHelper output)
 {
     [StructLayout(LayoutKind.Sequential)]

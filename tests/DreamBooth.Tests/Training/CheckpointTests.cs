@@ -5,6 +5,8 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
+// Seeds and draws from torch's default generator, so it must not run beside other tests.
+[Collection(nameof(ProcessWideState))]
 public sealed class CheckpointTests
 {
     /// <summary>conv → GroupNorm → SiLU → + time embedding → cross-attention over the pixels → residual,

@@ -69,6 +69,27 @@ public sealed class GradScalerTests
     }
 
     [Fact]
+    public void Update_MixedInfPattern_FollowsTorchScaleSequence()
+    {
+        // Sequence printed by torch 2.11 torch.amp.GradScaler("cuda", init_scale=4, growth_interval=3) for this pattern.
+        int[] bad = [0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0];
+        float[] expected = [4, 4, 8, 4, 4, 4, 8, 8, 4, 2, 2, 2, 4];
+        using var p = new Parameter(ones(1));
+        using var opt = new AdamW([("p", p)]);
+        var scaler = new GradScaler(initScale: 4, growthInterval: 3);
+        var scales = new List<float>();
+        foreach (var b in bad)
+        {
+            p.grad = tensor(new[] { b == 1 ? float.PositiveInfinity : 1f });
+            Assert.Equal(b == 0, scaler.Step(opt));
+            scaler.Update();
+            scales.Add(scaler.Scale);
+        }
+        Assert.Equal(expected, scales);
+        Assert.Equal(bad.Count(b => b == 0), opt.StepCount(0));
+    }
+
+    [Fact]
     public void Misuse_UnscaleTwiceOrUpdateWithoutStep_Throws()
     {
         using var p = new Parameter(ones(1));
