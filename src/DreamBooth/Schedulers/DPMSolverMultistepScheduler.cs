@@ -141,7 +141,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         return new SchedulerStepOutput(prev.to(modelOutput.dtype).MoveToOuterDisposeScope());
     }
 
-    /// <summary>x_0 + ... : α_t x_0 + σ_t ε at each timestep's sigma (VP form).</summary>
+    /// <summary>α_t x_0 + σ_t ε with α_t, σ_t from the sigma at each timestep's position in the schedule (VP form).</summary>
     public override Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps)
     {
         using var scope = NewDisposeScope();

@@ -37,10 +37,11 @@ public interface IScheduler : IDisposable
     /// <summary>The forward process q(x_t | x_0) at <paramref name="timesteps"/> (one per batch element).</summary>
     Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps);
 
-    Tensor ScaleModelInput(Tensor sample, Tensor timestep) => ScaleModelInput(sample, timestep.ToDouble());
+    /// <summary><see cref="ScaleModelInput(Tensor, double)"/> with a 0-dim entry of <see cref="Timesteps"/>.</summary>
+    Tensor ScaleModelInput(Tensor sample, Tensor timestep);
 
-    SchedulerStepOutput Step(Tensor modelOutput, Tensor timestep, Tensor sample, Generator? generator = null) =>
-        Step(modelOutput, timestep.ToDouble(), sample, generator);
+    /// <summary><see cref="Step(Tensor, double, Tensor, Generator?)"/> with a 0-dim entry of <see cref="Timesteps"/>.</summary>
+    SchedulerStepOutput Step(Tensor modelOutput, Tensor timestep, Tensor sample, Generator? generator = null);
 }
 
 /// <summary>Schedulers that also define the training target of v-prediction models (DDPM, DDIM).</summary>

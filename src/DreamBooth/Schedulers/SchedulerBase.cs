@@ -68,6 +68,11 @@ public abstract class SchedulerBase : IScheduler
 
     public abstract SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Generator? generator = null);
 
+    public Tensor ScaleModelInput(Tensor sample, Tensor timestep) => ScaleModelInput(sample, timestep.ToDouble());
+
+    public SchedulerStepOutput Step(Tensor modelOutput, Tensor timestep, Tensor sample, Generator? generator = null) =>
+        Step(modelOutput, timestep.ToDouble(), sample, generator);
+
     public abstract Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps);
 
     /// <summary>ᾱ at a (possibly negative, Python-style) index.</summary>
