@@ -24,6 +24,7 @@ public sealed record ImageSourceInfo(
 /// naive CMYK→RGB (no ICC, as PIL), 16-bit samples keep their high byte (as PIL's "RGB;16B" unpacker).
 /// One deliberate difference: PIL opens a 16-bit grayscale PNG as mode "I" and convert("RGB") clips it to 255,
 /// making it almost white; we keep the high byte there too. Embedded ICC profiles are ignored, as PIL does.
+/// Not matched: a GIF pixel with the transparent palette index decodes to black here, to its palette colour in PIL.
 /// Every failure is a <see cref="DreamBoothException"/> naming the file and the reason in one line.
 /// </summary>
 public static class ImageLoader

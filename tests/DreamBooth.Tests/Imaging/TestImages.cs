@@ -21,7 +21,7 @@ internal static class TestImages
         return image;
     }
 
-    /// <summary>Smooth random blobs (an 6×6 random grid upscaled) plus light noise: photo-like, distinct per seed.</summary>
+    /// <summary>Smooth random blobs (a 6×6 random grid upscaled) plus light noise: photo-like, distinct per seed.</summary>
     public static RgbImage Blobs(int width, int height, int seed, int noise = 6)
     {
         var rng = new Random(seed);
