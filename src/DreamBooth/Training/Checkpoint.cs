@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 /// <summary>Gradient checkpointing: the block runs without recording its activations; in backward it is run again
 /// under enable_grad from the saved inputs (with the CPU generator reset to its forward-time state, so dropout draws
 /// the same masks) and back-propagated through, which accumulates the block's parameter gradients and yields the
-/// input gradients. Memory: only the block's inputs and outputs stay alive between forward and backward.
+/// input gradients. Memory: between forward and backward a block keeps its inputs, its outputs and one
+/// uninitialised output-sized buffer per output (TorchSharp 0.107's custom Function allocates it to zero-fill
+/// missing output gradients). Call <see cref="Backward"/> instead of loss.backward() to see recomputation errors.
 /// Built on TorchSharp's custom autograd functions (torch.autograd.MultiTensorFunction) with a reentrant
 /// torch.autograd.backward inside the node's backward, as torch's reentrant checkpoint does.
 /// Unlike torch's reentrant flavour, parameters inside the block get gradients even when no input requires grad
@@ -16,6 +18,33 @@ using static TorchSharp.torch;
 /// blocks with dropout on CUDA recompute different masks; diffusers' UNet blocks use dropout 0.</summary>
 public static class Checkpoint
 {
+    private static readonly Lock FailureGate = new();
+    private static Exception? pendingFailure;
+
+    /// <summary>loss.backward(), then rethrows an exception raised while recomputing a checkpointed block.
+    /// Use it (or <see cref="ThrowIfBackwardFailed"/> after backward) whenever the graph holds checkpoints: an
+    /// exception cannot cross libtorch's autograd engine, so a failing recomputation is recorded, its gradients
+    /// are left out, and the failure surfaces here instead of tearing the process down.</summary>
+    public static void Backward(Tensor loss)
+    {
+        ThrowIfBackwardFailed();
+        loss.backward();
+        ThrowIfBackwardFailed();
+    }
+
+    /// <summary>Throws (once) the first exception recorded by a checkpointed block's backward, if any.</summary>
+    public static void ThrowIfBackwardFailed()
+    {
+        Exception? failure;
+        lock (FailureGate)
+        {
+            failure = pendingFailure;
+            pendingFailure = null;
+        }
+        if (failure is not null)
+            throw new DreamBoothException($"Recomputing a checkpointed block during backward failed: {failure.Message}", failure);
+    }
+
     /// <summary>Checkpoints a block with one tensor input and one tensor output.</summary>
     public static Tensor Run(Func<Tensor, Tensor> block, Tensor input, bool preserveRngState = true) =>
         RunMany(inputs => [block(inputs[0]!)], [input], preserveRngState)[0];
@@ -71,6 +100,19 @@ public static class Checkpoint
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grad_outputs)
+        {
+            try
+            {
+                return Recompute(ctx, grad_outputs);
+            }
+            catch (Exception e)
+            {
+                lock (FailureGate) pendingFailure ??= e;
+                return [.. Enumerable.Repeat<Tensor>(null!, ((Call)ctx.get_data("call")).InputCount + 2)];
+            }
+        }
+
+        private static List<Tensor> Recompute(autograd.AutogradContext ctx, List<Tensor> grad_outputs)
         {
             var call = (Call)ctx.get_data("call");
             using var scope = NewDisposeScope();

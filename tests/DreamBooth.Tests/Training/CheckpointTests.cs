@@ -139,6 +139,44 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public void Run_ForwardScopeClosedBeforeBackward_BackwardStillRecomputes()
+    {
+        using var block = new MiniBlock(dropout: 0.2);
+        var expected = Gradients(block, checkpointed: false, seed: 4, rngSeed: 5);
+        block.zero_grad();
+        var (x, temb, ctx) = Inputs(4);
+        foreach (var t in new[] { x, temb, ctx }) t.requires_grad_();
+        manual_seed(5);
+        Tensor loss;
+        using (NewDisposeScope())
+        {
+            // As a training step does: every temporary of the forward is disposed, only the loss survives.
+            var y = Checkpoint.Run(xs => block.call(xs[0]!, xs[1]!, xs[2]!), [x, temb, ctx]);
+            using (var noise = randn(100)) { }
+            loss = (y * y.detach().cos()).sum().MoveToOuterDisposeScope();
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        loss.backward();
+        var actual = new List<Tensor> { x.grad!, temb.grad!, ctx.grad! };
+        actual.AddRange(block.parameters().Select(p => p.grad!));
+        Assert.True(MaxDiff(expected, actual) <= 1e-6);
+    }
+
+    [Fact]
+    public void Backward_BlockThrowsDuringRecompute_SurfacesAsDreamBoothException()
+    {
+        using var lin = nn.Linear(4, 4);
+        using var x = randn(2, 4).requires_grad_();
+        int calls = 0;
+        using var y = Checkpoint.Run(t => ++calls == 1 ? lin.call(t) : throw new InvalidOperationException("boom"), x);
+        using var loss = y.sum();
+        var e = Assert.Throws<DreamBoothException>(() => Checkpoint.Backward(loss));
+        Assert.Contains("boom", e.Message);
+        Checkpoint.ThrowIfBackwardFailed(); // reported once
+    }
+
+    [Fact]
     public void RunMany_TwoOutputsAndNullInput_GradientsEqualPlain()
     {
         using var lin = nn.Linear(4, 4);
