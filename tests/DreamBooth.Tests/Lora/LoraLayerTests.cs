@@ -48,6 +48,7 @@ public sealed class LoraLayerTests
         layer.DeleteAdapter("dog");
         AssertClose(baseOut + Term("cat", 0.5), layer.call(x));
         Assert.Equal(["cat"], layer.Adapters);
+        Assert.Equal(["base_layer.weight", "base_layer.bias", "lora_A.cat.weight", "lora_B.cat.weight"], layer.named_parameters().Select(p => p.name));
     }
 
     [Fact]
