@@ -54,6 +54,10 @@ public static class LoraLoader
         options ??= new LoraLoadOptions();
         using var file = LoraFile.Open(path);
         var mappings = Resolve(targets, file, options);
+        foreach (var component in mappings.Select(m => m.Component).Distinct())
+            if (LoraModel.AdapterNames(targets[component]!).Contains(adapterName))
+                throw new DreamBoothException(
+                    $"The {Describe(component)} already has a LoRA adapter named '{adapterName}'; load {Path.GetFileName(path)} under another name.");
         foreach (var group in mappings.GroupBy(m => m.Component))
         {
             var model = targets[group.Key]!;
@@ -71,6 +75,11 @@ public static class LoraLoader
         }
         return mappings;
     }
+
+    /// <summary>Loads a file into a UNet and (if the file has text-encoder weights) a text encoder.</summary>
+    public static IReadOnlyList<LoraModuleMapping> Apply(nn.Module unet, nn.Module? textEncoder, string path, double multiplier = 1.0,
+                                                         string adapterName = "default", LoraLoadOptions? options = null) =>
+        Apply(new LoraTargets(unet, textEncoder), path, multiplier, adapterName, options);
 
     /// <summary>
     /// Maps every entry of the file onto a module of <paramref name="targets"/> and checks its shapes, without changing
