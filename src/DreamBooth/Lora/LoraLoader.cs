@@ -95,12 +95,14 @@ public static class LoraLoader
             var model = targets[group.Key] ?? throw new DreamBoothException(
                 $"{file.Path} has {group.Count()} {Describe(group.Key)} modules, but no {Describe(group.Key)} was given to apply them to.");
             var index = new ModuleIndex(model);
+            var all = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
             foreach (var entry in group)
             {
                 var (path, module) = index.Find(entry) ?? throw new DreamBoothException(
                     $"{file.Path}: LoRA key '{entry.DownKey}' names no module of the {Describe(entry.Component)} " +
                     $"('{entry.Module}'{(entry.IsFlatName ? ", matched against module names with '.' → '_'" : "")}).");
                 CheckShapes(file.Path, entry, path, module);
+                LoraInjector.CheckWrappable(model, path, all);
                 var fromFile = file.AlphaOf(entry);
                 double alpha = options.Alpha ?? fromFile?.Alpha ?? entry.Rank;
                 result.Add(new(entry.Component, path, entry, entry.Rank, alpha, options.Alpha is null && (fromFile?.UseRsLora ?? false)));

@@ -140,6 +140,19 @@ public sealed class LoraLayerTests
     }
 
     [Fact]
+    public void LoraInjector_LayerInATypedField_ThrowsBeforeChangingAnything()
+    {
+        // CLIPTextModelWithProjection keeps text_projection in a field typed Linear: no wrapper fits, and the q_proj
+        // layers must stay untouched too.
+        using var encoder = CLIPTextModelWithProjection.FromPretrained(Fixtures.Path("sdxl-tiny", "text_encoder_2"));
+        var e = Assert.Throws<DreamBoothException>(() =>
+            LoraInjector.Inject(encoder, new LoraConfig { TargetModules = ["q_proj", "text_projection"] }));
+        Assert.Contains("'text_projection'", e.Message);
+        Assert.Contains("declared as Linear", e.Message);
+        Assert.Empty(LoraModel.Layers(encoder));
+    }
+
+    [Fact]
     public void LoraInjector_SameAdapterTwice_Throws()
     {
         using var unet = LoraFixture.LoadUnet("sd15-tiny");
