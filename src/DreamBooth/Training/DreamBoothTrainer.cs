@@ -42,6 +42,8 @@ public sealed class DreamBoothTrainer
         Directory.CreateDirectory(o.OutputDir);
         var store = new CheckpointStore(o.OutputDir);
         store.RemoveIncomplete();
+        // Seed first: LoRA initialisation and dropout draw from torch's global generator (diffusers' set_seed).
+        torch.manual_seed((long)(seed & long.MaxValue));
         var frozenDtype = o.MixedPrecision switch { "fp16" => ScalarType.Float16, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float32 };
 
         // 1. Models. Everything loads in fp32; frozen parts then move to the mixed-precision dtype.
@@ -100,7 +102,6 @@ public sealed class DreamBoothTrainer
         int numTrainTimesteps = noiseScheduler.Config.NumTrainTimesteps ?? 1000;
 
         // 5. Randomness: one generator for noise/timesteps/latent sampling, one for augmentation, one for data order.
-        torch.manual_seed((long)(seed & long.MaxValue));
         using var noiseGen = Rng.CpuGenerator(seed);
         using var dataGen = Rng.CpuGenerator(seed + 1);
         var orderRng = new ResumableRandom((long)(seed & long.MaxValue));
