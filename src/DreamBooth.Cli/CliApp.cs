@@ -28,6 +28,13 @@ public static class CliApp
                 .WithDescription("Generate images from a prompt (seeds reproduce diffusers' CPU-generator images).")
                 .WithExample("generate", "--prompt", "\"a photo of sks dog\"", "--seed", "42", "--num-images", "4")
                 .WithExample("generate", "-m", "runwayml/stable-diffusion-v1-5", "-p", "\"a photo of sks dog\"", "--lora", "out/pytorch_lora_weights.safetensors:0.8");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("DreamBooth training (LoRA or full fine-tuning) with prior preservation, checkpoints and exact resume.")
+                .WithExample("train", "--instance-data-dir", "photos/dog", "--instance-prompt", "\"a photo of sks dog\"", "--max-train-steps", "50")
+                .WithExample("train", "--config", "train.yaml", "--resume-from-checkpoint", "latest");
+            config.AddCommand<CheckDataCommand>("check-data")
+                .WithDescription("Check a folder of training photos: count, duplicates, sizes, aspect ratios, EXIF rotation, unreadable files.")
+                .WithExample("check-data", "photos/dog");
             config.AddCommand<EnvCommand>("env")
                 .WithDescription("Show versions and devices, and check that the tensor engine starts.");
         });

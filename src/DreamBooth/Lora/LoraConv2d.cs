@@ -10,7 +10,7 @@ using Modules = TorchSharp.Modules;
 /// <summary>A Conv2d with LoRA adapters: A [r, in, kh, kw] (same geometry as the base), B [out, r, 1, 1].</summary>
 public sealed class LoraConv2d : LoraLayer
 {
-    private readonly Modules.Conv2d conv;
+    private readonly Modules.Conv2d conv;   // = base_layer, typed (registered once, by the base constructor)
 
     public LoraConv2d(Modules.Conv2d baseLayer) : base(nameof(LoraConv2d), baseLayer)
     {

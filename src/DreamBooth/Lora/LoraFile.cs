@@ -110,23 +110,28 @@ public sealed partial class LoraFile : IDisposable
 
     private sealed record ParsedKey(string Key, LoraComponent? Component, string Module, bool Flat, Part Part);
 
+    // Markers of adapter kinds that are not a low-rank down/up pair, matched against the dot-separated parts after the
+    // module name: a marker ending in '_' is a prefix, any other must equal the part.
     private static readonly (string Marker, string Name)[] UnsupportedKinds =
     [
-        ("lokr_w", "LyCORIS LoKr (Kronecker product: lokr_w1/lokr_w2)"),
-        ("hada_w", "LyCORIS LoHa (Hadamard product: hada_w1_a…)"),
-        (".lora_mid.", "LyCORIS LoCon with Tucker decomposition (lora_mid)"),
+        ("lokr_", "LyCORIS LoKr (Kronecker product: lokr_w1/lokr_w2)"),
+        ("hada_", "LyCORIS LoHa (Hadamard product: hada_w1_a…)"),
+        ("lora_mid", "LyCORIS LoCon with Tucker decomposition (lora_mid)"),
         ("dora_scale", "DoRA (weight-decomposed LoRA: dora_scale)"),
         ("lora_magnitude_vector", "DoRA (weight-decomposed LoRA: lora_magnitude_vector)"),
         ("oft_", "OFT/BOFT (orthogonal fine-tuning)"),
-        (".diff", "LyCORIS full weight difference (.diff)"),
-        (".w_norm", "LyCORIS norm-layer training (w_norm/b_norm)"),
+        ("diff", "LyCORIS full weight difference (diff/diff_b)"),
+        ("diff_b", "LyCORIS full weight difference (diff/diff_b)"),
+        ("w_norm", "LyCORIS norm-layer training (w_norm/b_norm)"),
+        ("b_norm", "LyCORIS norm-layer training (w_norm/b_norm)"),
     ];
 
     private static void RefuseUnsupported(string path, List<string> keys)
     {
         foreach (var (marker, name) in UnsupportedKinds)
         {
-            var example = keys.FirstOrDefault(k => k.Contains(marker, StringComparison.Ordinal));
+            var example = keys.FirstOrDefault(k => k.Split('.').Skip(1).Any(part =>
+                marker.EndsWith('_') ? part.StartsWith(marker, StringComparison.Ordinal) : part == marker));
             if (example is not null)
                 throw new DreamBoothException(
                     $"{path} is a {name} file (e.g. key '{example}'); only LoRA files (low-rank down/up pairs) are supported.");
@@ -147,6 +152,8 @@ public sealed partial class LoraFile : IDisposable
             formats.Add(format);
             parsed.Add(p);
         }
+        // Old diffusers text-encoder files name attention by processor (to_q_lora) and the MLP by module: one family.
+        if (formats.SetEquals(["diffusers", "diffusers-attn-processor"])) formats.Remove("diffusers");
         if (formats.Count > 1)
             throw new DreamBoothException($"{path} mixes LoRA namings ({string.Join(", ", formats)}); cannot tell how to read it.");
         return (formats.Min!, parsed);

@@ -29,6 +29,7 @@ public static class LoraInjector
 
         var settings = new LoraAdapterSettings(config.Rank, config.Alpha, config.Dropout, config.UseRsLora);
         var all = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        foreach (var (path, _) in matches) CheckWrappable(model, path, all);   // all or nothing
         foreach (var (path, _) in matches)
             Wrap(model, path, all).AddAdapter(adapterName, settings, config.Dtype);
         if (config.FreezeBaseModel) LoraModel.FreezeAllButAdapters(model);
@@ -64,6 +65,23 @@ public static class LoraInjector
         layer.train(module.training);
         all[path] = layer;
         return layer;
+    }
+
+    /// <summary>Throws (naming the module) unless <see cref="Wrap(nn.Module, string)"/> can wrap the module at <paramref name="path"/>.</summary>
+    internal static void CheckWrappable(nn.Module model, string path, Dictionary<string, nn.Module> all)
+    {
+        var module = all[path];
+        Type wrapper = module switch
+        {
+            LoraLayer => typeof(LoraLayer),
+            Modules.Linear => typeof(LoraLinear),
+            Modules.Conv2d => typeof(LoraConv2d),
+            _ => throw new DreamBoothException(
+                $"'{path}' is a {module.GetType().Name}; only Linear and Conv2d layers can carry LoRA adapters."),
+        };
+        if (module is LoraLayer) return;
+        int dot = path.LastIndexOf('.');
+        ModuleReplacer.Check(dot < 0 ? model : all[path[..dot]], module, wrapper, path);
     }
 
     /// <summary>

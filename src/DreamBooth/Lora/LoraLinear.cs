@@ -12,6 +12,8 @@ using Modules = TorchSharp.Modules;
 /// </summary>
 public sealed class LoraLinear : LoraLayer
 {
+    // The same module as base_layer, kept typed. Not a second registration: the base constructor registered the
+    // fields before this one was set.
     private readonly Modules.Linear linear;
 
     public LoraLinear(Modules.Linear baseLayer) : base(nameof(LoraLinear), baseLayer)

@@ -54,6 +54,10 @@ public static class LoraLoader
         options ??= new LoraLoadOptions();
         using var file = LoraFile.Open(path);
         var mappings = Resolve(targets, file, options);
+        foreach (var component in mappings.Select(m => m.Component).Distinct())
+            if (LoraModel.AdapterNames(targets[component]!).Contains(adapterName))
+                throw new DreamBoothException(
+                    $"The {Describe(component)} already has a LoRA adapter named '{adapterName}'; load {Path.GetFileName(path)} under another name.");
         foreach (var group in mappings.GroupBy(m => m.Component))
         {
             var model = targets[group.Key]!;
@@ -72,6 +76,11 @@ public static class LoraLoader
         return mappings;
     }
 
+    /// <summary>Loads a file into a UNet and (if the file has text-encoder weights) a text encoder.</summary>
+    public static IReadOnlyList<LoraModuleMapping> Apply(nn.Module unet, nn.Module? textEncoder, string path, double multiplier = 1.0,
+                                                         string adapterName = "default", LoraLoadOptions? options = null) =>
+        Apply(new LoraTargets(unet, textEncoder), path, multiplier, adapterName, options);
+
     /// <summary>
     /// Maps every entry of the file onto a module of <paramref name="targets"/> and checks its shapes, without changing
     /// the models (works on META-device models). Throws a <see cref="DreamBoothException"/> naming the first key that
@@ -86,12 +95,14 @@ public static class LoraLoader
             var model = targets[group.Key] ?? throw new DreamBoothException(
                 $"{file.Path} has {group.Count()} {Describe(group.Key)} modules, but no {Describe(group.Key)} was given to apply them to.");
             var index = new ModuleIndex(model);
+            var all = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
             foreach (var entry in group)
             {
                 var (path, module) = index.Find(entry) ?? throw new DreamBoothException(
                     $"{file.Path}: LoRA key '{entry.DownKey}' names no module of the {Describe(entry.Component)} " +
                     $"('{entry.Module}'{(entry.IsFlatName ? ", matched against module names with '.' → '_'" : "")}).");
                 CheckShapes(file.Path, entry, path, module);
+                LoraInjector.CheckWrappable(model, path, all);
                 var fromFile = file.AlphaOf(entry);
                 double alpha = options.Alpha ?? fromFile?.Alpha ?? entry.Rank;
                 result.Add(new(entry.Component, path, entry, entry.Rank, alpha, options.Alpha is null && (fromFile?.UseRsLora ?? false)));

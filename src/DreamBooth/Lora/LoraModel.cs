@@ -39,6 +39,18 @@ public static class LoraModel
         foreach (var (_, layer) in Layers(model)) layer.Unfuse();
     }
 
+    /// <summary><see cref="Fuse(nn.Module, double, IReadOnlyList{string}?)"/> on every model of a pipeline.</summary>
+    public static void Fuse(LoraTargets models, double scale = 1.0, IReadOnlyList<string>? adapters = null)
+    {
+        foreach (var model in new[] { models.Unet, models.TextEncoder, models.TextEncoder2 }.OfType<nn.Module>()) Fuse(model, scale, adapters);
+    }
+
+    /// <summary><see cref="Unfuse(nn.Module)"/> on every model of a pipeline.</summary>
+    public static void Unfuse(LoraTargets models)
+    {
+        foreach (var model in new[] { models.Unet, models.TextEncoder, models.TextEncoder2 }.OfType<nn.Module>()) Unfuse(model);
+    }
+
     /// <summary>LoRA parameters (names contain lora_A / lora_B), optionally of one adapter, in named_parameters() order.</summary>
     public static IReadOnlyList<(string Name, Modules.Parameter Parameter)> AdapterParameters(nn.Module model, string? adapter = null) =>
         [.. model.named_parameters().Where(p => IsAdapterParameter(p.name, adapter)).Select(p => (p.name, p.parameter))];

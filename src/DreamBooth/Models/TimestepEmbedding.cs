@@ -8,8 +8,9 @@ using Modules = TorchSharp.Modules;
 /// <summary>linear_1 → SiLU → linear_2. The UNet uses it for the timestep and (SDXL) for the added text/time conditioning.</summary>
 public sealed class TimestepEmbedding : Module<Tensor, Tensor>
 {
-    private readonly Modules.Linear linear_1;
-    private readonly Modules.Linear linear_2;
+    // Linear layers, typed as modules so a LoRA wrapper (DreamBooth.Lora) can take their place.
+    private readonly Module<Tensor, Tensor> linear_1;
+    private readonly Module<Tensor, Tensor> linear_2;
 
     public TimestepEmbedding(long inChannels, long timeEmbedDim, Device? device = null, ScalarType? dtype = null)
         : base(nameof(TimestepEmbedding))

@@ -49,7 +49,7 @@ public static class PipelineLoader
             parts.Unet = UNet2DConditionModel.FromPretrained(Dir("unet"), options.Device, options.Dtype, options.Variant);
             parts.Vae = AutoencoderKL.FromPretrained(Dir("vae"), options.Device, options.Dtype, options.Variant);
             parts.SchedulerConfig = SchedulerConfig.Load(Path.Combine(Dir("scheduler"), "scheduler_config.json"));
-            return new StableDiffusionPipeline(parts, index.ForceZerosForEmptyPrompt, Path.GetFileName(Path.TrimEndingDirectorySeparator(model)), options.Device ?? CPU);
+            return new StableDiffusionPipeline(parts, index.ForceZerosForEmptyPrompt, Path.GetFileName(Path.TrimEndingDirectorySeparator(model)), options.Device ?? CPU, model);
         }
         catch
         {
@@ -76,7 +76,7 @@ public static class PipelineLoader
             parts.Unet = SingleFileCheckpoint.LoadUnet(file, UNet2DConditionConfig.Load(Path.Combine(configDir, "unet", "config.json")), options.Device, options.Dtype);
             parts.Vae = SingleFileCheckpoint.LoadVae(file, AutoencoderKLConfig.Load(Path.Combine(configDir, "vae", "config.json")), options.Device, options.Dtype);
             parts.SchedulerConfig = SchedulerConfig.Load(Path.Combine(configDir, "scheduler", "scheduler_config.json"));
-            return new StableDiffusionPipeline(parts, forceZerosForEmptyPrompt: false, Path.GetFileNameWithoutExtension(path), options.Device ?? CPU);
+            return new StableDiffusionPipeline(parts, forceZerosForEmptyPrompt: false, Path.GetFileNameWithoutExtension(path), options.Device ?? CPU, configDir);
         }
         catch
         {

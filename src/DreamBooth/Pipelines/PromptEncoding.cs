@@ -29,6 +29,22 @@ public static class PromptEncoding
         return new PromptConditioning(embeds, negEmbeds, pooled, negPooled);
     }
 
+    /// <summary>
+    /// The conditioning the training scripts use for a batch of prompts: SD = last_hidden_state; SDXL = both encoders'
+    /// penultimate hidden states concatenated, plus text_encoder_2's pooled text_embeds. Gradients follow the caller.
+    /// </summary>
+    public static (Tensor Embeds, Tensor? Pooled) EncodeForTraining(StableDiffusionPipeline pipe, IReadOnlyList<string> prompts)
+    {
+        using var scope = NewDisposeScope();
+        var (ids, _) = pipe.Tokenizer.EncodeBatch(prompts);
+        using var out1 = pipe.TextEncoder.Encode(ids.to(pipe.Device));
+        if (!pipe.IsXL) return (out1.LastHiddenState.alias().MoveToOuterDisposeScope(), null);
+        var (ids2, _) = pipe.Tokenizer2!.EncodeBatch(prompts);
+        using var out2 = pipe.TextEncoder2!.Encode(ids2.to(pipe.Device));
+        var embeds = cat([out1.PenultimateHiddenState, out2.PenultimateHiddenState], dim: -1);
+        return (embeds.MoveToOuterDisposeScope(), out2.TextEmbeds!.alias().MoveToOuterDisposeScope());
+    }
+
     private static Tensor EncodeSd(CLIPTokenizer tokenizer, ICLIPTextEncoder encoder, string prompt, int? clipSkip, Device device)
     {
         using var scope = NewDisposeScope();

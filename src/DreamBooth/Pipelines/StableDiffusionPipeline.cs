@@ -56,15 +56,19 @@ public sealed class StableDiffusionPipeline : IDisposable
     private readonly PipelineParts parts;
     private readonly bool forceZerosForEmptyPrompt;
 
-    internal StableDiffusionPipeline(PipelineParts parts, bool forceZerosForEmptyPrompt, string name, Device device)
+    internal StableDiffusionPipeline(PipelineParts parts, bool forceZerosForEmptyPrompt, string name, Device device, string configFolder)
     {
         this.parts = parts;
+        ConfigFolder = configFolder;
         this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
         Name = name;
         Device = device;
     }
 
     public string Name { get; }
+
+    /// <summary>A diffusers folder holding this pipeline's config files (the model folder, or the single-file configs).</summary>
+    public string ConfigFolder { get; }
 
     public Device Device { get; }
 

@@ -20,7 +20,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
 {
     // Field order = diffusers' registration order (note up_blocks before mid_block), so parameters() enumerates
     // exactly like named_parameters() in PyTorch.
-    private readonly Modules.Conv2d conv_in;
+    private readonly Module<Tensor, Tensor> conv_in;      // Conv2d (typed as a module so a LoRA wrapper fits)
     private readonly Timesteps time_proj;
     private readonly TimestepEmbedding time_embedding;
     private readonly Timesteps? add_time_proj;            // SDXL ("text_time") only
@@ -29,7 +29,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
     private readonly Modules.ModuleList<UpBlock> up_blocks;
     private readonly UNetMidBlock2DCrossAttn mid_block;
     private readonly Modules.GroupNorm conv_norm_out;
-    private readonly Modules.Conv2d conv_out;
+    private readonly Module<Tensor, Tensor> conv_out;     // Conv2d (typed as a module so a LoRA wrapper fits)
     private readonly int[] upBlockResnets;
     private readonly int numUpsamplers;
 

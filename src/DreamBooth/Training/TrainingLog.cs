@@ -1,0 +1,111 @@
+namespace DreamBooth.Training;
+
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DreamBooth.Imaging;
+using SkiaSharp;
+
+/// <summary>OUTPUT/train_log.jsonl: one JSON object per optimizer step (step, loss, lr, …), flushed as written.</summary>
+public sealed class TrainingLog : IDisposable
+{
+    private readonly StreamWriter writer;
+
+    public TrainingLog(string path)
+    {
+        writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new System.Text.UTF8Encoding(false));
+    }
+
+    public void Write(int step, double loss, double instanceLoss, double? priorLoss, double lr, double gradNorm, int epoch, double elapsedSeconds)
+    {
+        var line = new JsonObject
+        {
+            ["step"] = step,
+            ["loss"] = loss,
+            ["instance_loss"] = instanceLoss,
+            ["prior_loss"] = priorLoss,
+            ["lr"] = lr,
+            ["grad_norm"] = double.IsFinite(gradNorm) ? gradNorm : null,
+            ["epoch"] = epoch,
+            ["elapsed_s"] = Math.Round(elapsedSeconds, 3),
+        };
+        writer.WriteLine(line.ToJsonString());
+        writer.Flush();
+    }
+
+    public void Dispose() => writer.Dispose();
+
+    /// <summary>Keeps the lines of steps ≤ <paramref name="step"/> (a resumed run rewrites the rest).</summary>
+    public static void TruncateAfter(string path, int step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = Read(path).Where(e => e.Step <= step).Select(e => e.Line).ToList();
+        IO.AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
+    }
+
+    /// <summary>Every well-formed line (a line cut short by a crash is skipped).</summary>
+    public static IReadOnlyList<(int Step, double Loss, string Line)> Read(string path)
+    {
+        var result = new List<(int, double, string)>();
+        foreach (var line in File.ReadLines(path))
+        {
+            try
+            {
+                if (JsonNode.Parse(line) is JsonObject o && o["step"] is JsonValue s && o["loss"] is JsonValue l)
+                    result.Add((s.GetValue<int>(), l.GetValue<double>(), line));
+            }
+            catch (JsonException)
+            {
+                // A partial last line from an interrupted run.
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A loss-curve PNG (raw loss and a moving average) drawn with SkiaSharp.</summary>
+    public static void PlotLoss(string logPath, string pngPath, int width = 800, int height = 400)
+    {
+        if (!File.Exists(logPath)) return;
+        var points = Read(logPath).Where(p => double.IsFinite(p.Loss)).ToList();
+        if (points.Count == 0) return;
+        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        const float margin = 50;
+        double maxStep = Math.Max(1, points[^1].Step), minLoss = points.Min(p => p.Loss), maxLoss = points.Max(p => p.Loss);
+        if (maxLoss - minLoss < 1e-12) (minLoss, maxLoss) = (minLoss - 0.5, maxLoss + 0.5);
+        float X(double s) => margin + (float)(s / maxStep * (width - 2 * margin));
+        float Y(double l) => height - margin - (float)((l - minLoss) / (maxLoss - minLoss) * (height - 2 * margin));
+        using var axis = new SKPaint { Color = SKColors.Gray, StrokeWidth = 1, IsAntialias = true };
+        canvas.DrawLine(margin, height - margin, width - margin, height - margin, axis);
+        canvas.DrawLine(margin, margin, margin, height - margin, axis);
+        using var font = new SKFont { Size = 12 };
+        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        canvas.DrawText($"loss {maxLoss.ToString("G4", CultureInfo.InvariantCulture)}", 4, margin - 8, font, text);
+        canvas.DrawText($"{minLoss.ToString("G4", CultureInfo.InvariantCulture)}", 4, height - margin + 14, font, text);
+        canvas.DrawText($"step {maxStep}", width - margin - 40, height - margin + 30, font, text);
+        DrawSeries(canvas, points.Select(p => (p.Step, p.Loss)).ToList(), X, Y, new SKColor(120, 160, 220));
+        int window = Math.Max(1, points.Count / 20);
+        var smooth = points.Select((p, i) => (p.Step, points.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average(q => q.Loss))).ToList();
+        DrawSeries(canvas, smooth, X, Y, new SKColor(200, 60, 40));
+        using var image = surface.Snapshot();
+        using var pixels = image.PeekPixels();
+        var rgb = new RgbImage(width, height);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                var c = pixels.GetPixelColor(x, y);
+                rgb.SetPixel(x, y, c.Red, c.Green, c.Blue);
+            }
+        PngWriter.Write(pngPath, rgb);
+    }
+
+    private static void DrawSeries(SKCanvas canvas, List<(int Step, double Loss)> series, Func<double, float> x, Func<double, float> y, SKColor color)
+    {
+        using var paint = new SKPaint { Color = color, StrokeWidth = 1.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };
+        using var path = new SKPath();
+        path.MoveTo(x(series[0].Step), y(series[0].Loss));
+        foreach (var (s, l) in series.Skip(1)) path.LineTo(x(s), y(l));
+        canvas.DrawPath(path, paint);
+    }
+}

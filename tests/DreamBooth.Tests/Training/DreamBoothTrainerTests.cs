@@ -1,0 +1,194 @@
+namespace DreamBooth.Tests.Training;
+
+using System.Diagnostics;
+using DreamBooth.Imaging;
+using DreamBooth.IO;
+using DreamBooth.Pipelines;
+using DreamBooth.Training;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+/// <summary>End-to-end training runs on the tiny SD 1.x pipeline (32×32 images, a few steps each).</summary>
+[Collection(TrainingRuns.Name)]
+public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("trainer").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(root, true); } catch (IOException) { }
+    }
+
+    private string Images(string name, int count, int seed)
+    {
+        var dir = Path.Combine(root, name);
+        Directory.CreateDirectory(dir);
+        var random = new Random(seed);
+        for (int i = 0; i < count; i++)
+        {
+            var image = new RgbImage(48, 40);
+            random.NextBytes(image.Pixels);
+            PngWriter.Write(Path.Combine(dir, $"{i:D2}.png"), image);
+        }
+        return dir;
+    }
+
+    private TrainOptions Options(string output, int steps, TrainMethod method = TrainMethod.Lora) => new()
+    {
+        Method = method,
+        InstanceDataDir = Images("instance", 3, 1),
+        InstancePrompt = "a photo of sks dog",
+        WithPriorPreservation = true,
+        ClassDataDir = Images("class", 2, 2),
+        ClassPrompt = "a photo of dog",
+        NumClassImages = 2,
+        Resolution = 32,
+        RandomFlip = true,
+        TrainBatchSize = 2,
+        GradientAccumulationSteps = 2,
+        MaxTrainSteps = steps,
+        CheckpointingSteps = 2,
+        Seed = 7,
+        OutputDir = Path.Combine(root, output),
+    };
+
+    private static DreamBoothTrainer Trainer(TrainOptions o) => new(o, Fixtures.Path("sd15-tiny"));
+
+    private static Dictionary<string, Tensor> Read(string file)
+    {
+        using var f = SafeTensorsFile.Open(file);
+        return f.Tensors.ToDictionary(t => t.Name, t => f.Read(t.Name));
+    }
+
+    [Fact]
+    public void Train_Lora_WritesTheFixtureLoraLayoutAndLogsEveryStep()
+    {
+        var o = Options("lora", 3) with { Rank = 4, ValidationPrompt = "a sks dog", ValidationSteps = 2, NumValidationImages = 2, ValidationInferenceSteps = 2 };
+        var result = Trainer(o).Run();
+
+        using var expected = SafeTensorsFile.Open(Fixtures.Path("sd15-tiny", "lora", "pytorch_lora_weights.safetensors"));
+        using var actual = SafeTensorsFile.Open(result.WeightsFile!);
+        Assert.Equal(expected.Tensors.Select(t => (t.Name, string.Join(",", t.Shape))).Order(),
+                     actual.Tensors.Select(t => (t.Name, string.Join(",", t.Shape))).Order());
+
+        var log = TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile));
+        Assert.Equal([1, 2, 3], log.Select(l => l.Step));
+        Assert.All(log, l => Assert.True(double.IsFinite(l.Loss)));
+        Assert.Contains("\"lr\":0.0001", log[0].Line);
+        foreach (var file in new[] { "README.md", "loss.png", "validation/step-000002.png", "validation/step-000003.png", "checkpoint-2/trainer_state.json" })
+            Assert.True(File.Exists(Path.Combine(o.OutputDir, file)), file);
+        Assert.Contains("a photo of sks dog", File.ReadAllText(Path.Combine(o.OutputDir, "README.md")));
+
+        // The file we wrote is a LoRA other tools (and our generate --lora) load.
+        using var pipe = PipelineLoader.Load(Fixtures.Path("sd15-tiny"));
+        var mapped = DreamBooth.Lora.LoraLoader.Apply(new DreamBooth.Lora.LoraTargets(pipe.Unet), result.WeightsFile!);
+        Assert.Equal(expected.Tensors.Count / 2, mapped.Count);
+    }
+
+    [Fact]
+    public void Train_KilledWithSigkillThenResumed_FinalWeightsBitwiseEqualToUninterruptedRun()
+    {
+        const int steps = 8;
+        var straight = Trainer(Options("straight", steps)).Run();
+
+        // The same run in a separate process, killed (SIGKILL) once it has passed a randomly chosen step.
+        var o = Options("killed", steps);
+        int killAfter = new Random().Next(3, 7);
+        var cli = Path.Combine(AppContext.BaseDirectory, "DreamBooth.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[]
+                 {
+                     cli, "train", "--pretrained-model-name-or-path", Fixtures.Path("sd15-tiny"), "--instance-data-dir", o.InstanceDataDir!,
+                     "--instance-prompt", o.InstancePrompt!, "--with-prior-preservation", "--class-data-dir", o.ClassDataDir!,
+                     "--class-prompt", o.ClassPrompt!, "--num-class-images", "2", "--resolution", "32", "--random-flip",
+                     "--train-batch-size", "2", "--gradient-accumulation-steps", "2", "--max-train-steps", steps.ToString(),
+                     "--checkpointing-steps", "2", "--seed", "7", "--output-dir", o.OutputDir,
+                 })
+            psi.ArgumentList.Add(arg);
+        using (var process = Process.Start(psi)!)
+        {
+            process.StandardOutput.ReadToEndAsync();
+            process.StandardError.ReadToEndAsync();
+            var log = Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile);
+            var clock = Stopwatch.StartNew();
+            while (!process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(3))
+            {
+                if (File.Exists(log) && TrainingLog.Read(log).Count >= killAfter) break;
+                Thread.Sleep(20);
+            }
+            Assert.False(process.HasExited, "the child finished before it could be killed");
+            process.Kill(entireProcessTree: true);                                                // SIGKILL on Linux
+            process.WaitForExit();
+        }
+        var stepsBeforeKill = TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)).Count;
+        output.WriteLine($"killed after step {stepsBeforeKill} (target {killAfter})");
+        Assert.True(stepsBeforeKill < steps);
+
+        var resumed = Trainer(o with { ResumeFromCheckpoint = "latest" }).Run();
+        var a = Read(straight.WeightsFile!);
+        var b = Read(resumed.WeightsFile!);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (name, t) in a)
+            Assert.True(t.equal(b[name]).all().item<bool>(), $"{name} differs after resume");
+        Assert.Equal(Enumerable.Range(1, steps), TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)).Select(l => l.Step));
+    }
+
+    [Fact]
+    public void Train_NaNLoss_StopsWithClearMessageAndKeepsLastCheckpoint()
+    {
+        // An absurd learning rate blows the weights up within a few steps.
+        var o = Options("nan", 40, TrainMethod.Full) with { LearningRate = 1e12, CheckpointingSteps = 1, MaxGradNorm = 1e30 };
+        var e = Assert.Throws<DreamBoothException>(() => Trainer(o).Run());
+        output.WriteLine(e.Message);
+        Assert.Matches("The loss became (NaN|∞|-∞|Infinity)", e.Message);
+        Assert.Contains("resume with --resume-from-checkpoint latest", e.Message);
+        var checkpoints = new CheckpointStore(o.OutputDir).List();
+        Assert.NotEmpty(checkpoints);
+        Assert.True(File.Exists(Path.Combine(checkpoints[^1].Path, "trainable.safetensors")));
+        Assert.Empty(Directory.GetDirectories(o.OutputDir, "checkpoint-*.tmp-*"));
+    }
+
+    [Fact]
+    public void Train_CorruptInstanceImage_NamedBeforeTraining_OrSkippedOnRequest()
+    {
+        var o = Options("corrupt", 1);
+        File.WriteAllBytes(Path.Combine(o.InstanceDataDir!, "broken.jpg"), [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+        var e = Assert.Throws<DreamBoothException>(() => Trainer(o).Run());
+        Assert.Contains("broken.jpg", e.Message);
+        Assert.False(File.Exists(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)));
+
+        var warnings = new List<string>();
+        var result = new DreamBoothTrainer(o with { SkipBadImages = true }, Fixtures.Path("sd15-tiny"), warn: warnings.Add).Run();
+        Assert.Equal(1, result.Steps);
+        Assert.Contains(warnings, w => w.Contains("broken.jpg"));
+    }
+
+    [Fact]
+    public void Train_Full_WritesAPipelineFolderThatLoadsAndGenerates()
+    {
+        var o = Options("full", 2, TrainMethod.Full) with { Use8bitAdam = true };
+        var result = Trainer(o).Run();
+        using var pipe = PipelineLoader.Load(o.OutputDir);
+        using var images = pipe.Generate(new GenerationRequest { Prompt = "a photo of sks dog", Steps = 2, Seed = 1 });
+        Assert.Equal([1L, 3, 32, 32], images.Images.shape);
+        using var before = SafeTensorsFile.Open(Fixtures.Path("sd15-tiny", "unet", "diffusion_pytorch_model.safetensors"));
+        using var after = SafeTensorsFile.Open(result.WeightsFile!);
+        Assert.False(before.Read("conv_in.weight").equal(after.Read("conv_in.weight")).all().item<bool>(), "the UNet did not change");
+    }
+
+    [Fact]
+    public void Train_ClassImagesMissing_GeneratedByTheModel()
+    {
+        var o = Options("gen", 1) with { ClassDataDir = Path.Combine(root, "generated"), NumClassImages = 3, SampleBatchSize = 2, ClassInferenceSteps = 2 };
+        Trainer(o).Run();
+        var files = Directory.GetFiles(o.ClassDataDir!, "*.png");
+        Assert.Equal(3, files.Length);
+        Assert.StartsWith("a photo of dog", PngText.Read(files[0])["parameters"]);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class TrainingRuns
+{
+    public const string Name = "training runs";
+}
