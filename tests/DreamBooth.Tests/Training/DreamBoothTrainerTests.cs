@@ -187,7 +187,9 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>Training draws LoRA initialisation and dropout from torch's process-wide generator, as PyTorch does;
+/// these runs must not share the process with tests drawing from it at the same time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class TrainingRuns
 {
     public const string Name = "training runs";
