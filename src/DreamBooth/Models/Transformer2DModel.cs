@@ -2,6 +2,7 @@
 // (continuous input only, norm_type="layer_norm": what the SD 1.x/2.x/XL UNets use).
 namespace DreamBooth.Models;
 
+using DreamBooth.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -10,7 +11,7 @@ using Modules = TorchSharp.Modules;
 /// Runs a stack of <see cref="BasicTransformerBlock"/>s over the pixels of a feature map, with a residual around it.
 /// SD 1.x projects in/out with 1×1 convolutions; SD 2.x and SDXL (use_linear_projection) with linear layers on tokens.
 /// </summary>
-public sealed class Transformer2DModel : Module<Tensor, Tensor?, Tensor>
+public sealed class Transformer2DModel : Module<Tensor, Tensor?, Tensor>, ICheckpointable
 {
     private readonly Modules.GroupNorm norm;
     private readonly Module<Tensor, Tensor> proj_in;
@@ -39,6 +40,10 @@ public sealed class Transformer2DModel : Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Recompute each transformer block in backward instead of keeping its activations (set by
+    /// UNet2DConditionModel.GradientCheckpointing; acts only in training mode with grad enabled).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <param name="hiddenStates">[B, C, H, W].</param>
     /// <param name="encoderHiddenStates">[B, M, crossAttentionDim].</param>
     public override Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates)
@@ -57,7 +62,9 @@ public sealed class Transformer2DModel : Module<Tensor, Tensor?, Tensor>
             x = x.permute(0, 2, 3, 1).reshape(b, h * w, x.shape[1]);                  // [B, HW, inner]
         }
 
-        foreach (var block in transformer_blocks) x = block.call(x, encoderHiddenStates);
+        bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
+        foreach (var block in transformer_blocks)
+            x = checkpoint ? Checkpoint.Run(xs => block.call(xs[0]!, xs[1]), [x, encoderHiddenStates]) : block.call(x, encoderHiddenStates);
 
         if (useLinearProjection)
         {

@@ -35,6 +35,19 @@ public sealed class CLIPTextModelWithProjection : Module<Tensor, CLIPTextOutput>
 
     public long ParameterCount => StateDictLoader.ParameterCount(this);
 
+    /// <inheritdoc/>
+    public bool GradientCheckpointing
+    {
+        get => gradientCheckpointing;
+        set
+        {
+            gradientCheckpointing = value;
+            BlockCheckpointing.SetAll(this, value);
+        }
+    }
+
+    private bool gradientCheckpointing;
+
     /// <param name="inputIds">[B, T] token ids.</param>
     public override CLIPTextOutput forward(Tensor inputIds)
     {

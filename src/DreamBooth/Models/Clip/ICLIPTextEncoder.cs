@@ -11,6 +11,13 @@ public interface ICLIPTextEncoder : IDisposable
     long ParameterCount { get; }
 
     /// <summary>
+    /// transformers' <c>gradient_checkpointing_enable()</c>: while the encoder is in training mode and grad is enabled,
+    /// each encoder layer runs through <see cref="Training.Checkpoint"/> and is recomputed in backward (same outputs
+    /// and gradients, less activation memory). No effect in eval mode or under no_grad.
+    /// </summary>
+    bool GradientCheckpointing { get; set; }
+
+    /// <summary>
     /// Runs the encoder on [B, T] token ids (T ≤ max_position_embeddings, padded like the tokenizer pads).
     /// Gradients follow the caller's mode: wrap in <c>no_grad()</c> for inference.
     /// </summary>

@@ -7,7 +7,7 @@ using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
 /// <summary>(Resnet → Transformer2D) × numLayers, then an optional stride-2 conv; every output is kept as a skip.</summary>
-public sealed class CrossAttnDownBlock2D : Module<Tensor, Tensor, Tensor?, (Tensor Hidden, Tensor[] Skips)>
+public sealed class CrossAttnDownBlock2D : Module<Tensor, Tensor, Tensor?, (Tensor Hidden, Tensor[] Skips)>, ICheckpointable
 {
     // Declared before resnets because diffusers registers them first: parameter order equals named_parameters().
     private readonly Modules.ModuleList<Transformer2DModel> attentions;
@@ -37,14 +37,19 @@ public sealed class CrossAttnDownBlock2D : Module<Tensor, Tensor, Tensor?, (Tens
         RegisterComponents();
     }
 
+    /// <summary>Recompute each resnet in backward instead of keeping its activations (set by
+    /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     public override (Tensor Hidden, Tensor[] Skips) forward(Tensor hiddenStates, Tensor temb, Tensor? encoderHiddenStates)
     {
         using var scope = NewDisposeScope();
         var skips = new List<Tensor>();
         var h = hiddenStates;
+        bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         for (int i = 0; i < resnets.Count; i++)
         {
-            h = resnets[i].call(h, temb);
+            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
             h = attentions[i].call(h, encoderHiddenStates);
             skips.Add(h);
         }

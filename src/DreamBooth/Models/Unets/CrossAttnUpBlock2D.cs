@@ -7,7 +7,7 @@ using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
 /// <summary>(concat skip → Resnet → Transformer2D) × numLayers, then an optional nearest ×2 upsampler.</summary>
-public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]?, Tensor>
+public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]?, Tensor>, ICheckpointable
 {
     private readonly Modules.ModuleList<Transformer2DModel> attentions;
     private readonly Modules.ModuleList<ResnetBlock2D> resnets;
@@ -35,6 +35,10 @@ public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor
         RegisterComponents();
     }
 
+    /// <summary>Recompute each resnet in backward instead of keeping its activations (set by
+    /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     public int NumResnets => resnets.Count;
 
     /// <param name="skips">This block's skip tensors in down-path order; consumed from the last.</param>
@@ -45,10 +49,11 @@ public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor
             throw new ArgumentException($"CrossAttnUpBlock2D needs {resnets.Count} skip tensors, got {skips.Length}.", nameof(skips));
         using var scope = NewDisposeScope();
         var h = hiddenStates;
+        bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         for (int i = 0; i < resnets.Count; i++)
         {
             h = cat([h, skips[^(i + 1)]], 1);                                               // [B, C + C_skip, H, W]
-            h = resnets[i].call(h, temb);
+            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
             h = attentions[i].call(h, encoderHiddenStates);
         }
         if (upsamplers is not null)

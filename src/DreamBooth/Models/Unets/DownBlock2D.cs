@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
 /// <summary>Resnets, then an optional stride-2 conv. Returns the hidden state and every intermediate output as skips.</summary>
-public sealed class DownBlock2D : Module<Tensor, Tensor, Tensor?, (Tensor Hidden, Tensor[] Skips)>
+public sealed class DownBlock2D : Module<Tensor, Tensor, Tensor?, (Tensor Hidden, Tensor[] Skips)>, ICheckpointable
 {
     private readonly Modules.ModuleList<ResnetBlock2D> resnets;
     private readonly Modules.ModuleList<Downsample2D>? downsamplers;
@@ -26,15 +26,20 @@ public sealed class DownBlock2D : Module<Tensor, Tensor, Tensor?, (Tensor Hidden
         RegisterComponents();
     }
 
+    /// <summary>Recompute each resnet in backward instead of keeping its activations (set by
+    /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <param name="encoderHiddenStates">Ignored: the same call shape as <see cref="CrossAttnDownBlock2D"/>.</param>
     public override (Tensor Hidden, Tensor[] Skips) forward(Tensor hiddenStates, Tensor temb, Tensor? encoderHiddenStates)
     {
         using var scope = NewDisposeScope();
         var skips = new List<Tensor>();
         var h = hiddenStates;
+        bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         foreach (var resnet in resnets)
         {
-            h = resnet.call(h, temb);
+            h = BlockCheckpointing.Resnet(resnet, h, temb, checkpoint);
             skips.Add(h);
         }
         if (downsamplers is not null)

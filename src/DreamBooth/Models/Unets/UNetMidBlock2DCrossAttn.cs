@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
 /// <summary>Resnet → (Transformer2D → Resnet) at the lowest resolution; channel count unchanged.</summary>
-public sealed class UNetMidBlock2DCrossAttn : Module<Tensor, Tensor, Tensor?, Tensor>
+public sealed class UNetMidBlock2DCrossAttn : Module<Tensor, Tensor, Tensor?, Tensor>, ICheckpointable
 {
     private readonly Modules.ModuleList<Transformer2DModel> attentions;
     private readonly Modules.ModuleList<ResnetBlock2D> resnets;
@@ -31,14 +31,20 @@ public sealed class UNetMidBlock2DCrossAttn : Module<Tensor, Tensor, Tensor?, Te
         RegisterComponents();
     }
 
+    /// <summary>Recompute each resnet in backward instead of keeping its activations (set by
+    /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     public override Tensor forward(Tensor hiddenStates, Tensor temb, Tensor? encoderHiddenStates)
     {
         using var scope = NewDisposeScope();
+        // As diffusers: the first resnet always runs plainly, only the ones after an attention are checkpointed.
         var h = resnets[0].call(hiddenStates, temb);
+        bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         for (int i = 0; i < attentions.Count; i++)
         {
             h = attentions[i].call(h, encoderHiddenStates);
-            h = resnets[i + 1].call(h, temb);
+            h = BlockCheckpointing.Resnet(resnets[i + 1], h, temb, checkpoint);
         }
         return h.MoveToOuterDisposeScope();
     }
