@@ -86,8 +86,15 @@ public sealed class DreamBoothTrainer
                 if (textEncoder2 is not null) LoraInjector.Inject(textEncoder2, teLora);
             }
         }
+        unet.GradientCheckpointing = o.GradientCheckpointing;
         unet.train();
-        if (o.TrainTextEncoder) textEncoder.train();
+        if (o.TrainTextEncoder)
+        {
+            pipe.TextEncoder.GradientCheckpointing = o.GradientCheckpointing;
+            if (pipe.TextEncoder2 is { } te2) te2.GradientCheckpointing = o.GradientCheckpointing;
+            textEncoder.train();
+            textEncoder2?.train();
+        }
         var trainable = Trainable("unet.", unet)
             .Concat(o.TrainTextEncoder ? Trainable("text_encoder.", textEncoder) : [])
             .Concat(o.TrainTextEncoder && textEncoder2 is not null ? Trainable("text_encoder_2.", textEncoder2) : [])
