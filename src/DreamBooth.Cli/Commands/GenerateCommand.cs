@@ -67,6 +67,14 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         [Description("A LoRA file (diffusers, peft or kohya naming) with an optional scale, e.g. sks.safetensors:0.8. Repeatable.")]
         public string[] Lora { get; init; } = [];
 
+        [CommandOption("--vae-tiling")]
+        [Description("Decode in overlapping tiles (large images with bounded memory, no visible seams).")]
+        public bool VaeTiling { get; init; }
+
+        [CommandOption("--vae-slicing")]
+        [Description("Decode the batch one image at a time (lower peak memory).")]
+        public bool VaeSlicing { get; init; }
+
         [CommandOption("-o|--output <DIR>")]
         [Description("Output folder (default: outputs). PNGs carry A1111 'parameters' metadata and a JSON sidecar.")]
         [DefaultValue("outputs")]
@@ -87,6 +95,8 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         var seed = settings.Seed is null ? (ulong)Random.Shared.NextInt64(0, int.MaxValue) : Rng.ParseSeed(settings.Seed);
         using var pipe = settings.LoadPipeline(console, cancellationToken);
         var loras = LoraOptions.Apply(pipe, settings.Lora);
+        pipe.Vae.UseTiling = settings.VaeTiling;
+        pipe.Vae.UseSlicing = settings.VaeSlicing;
         Directory.CreateDirectory(settings.Output);
         var clock = Stopwatch.StartNew();
         var written = new List<(string Path, RgbImage Image)>();

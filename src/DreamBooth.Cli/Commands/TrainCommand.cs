@@ -97,6 +97,8 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         public string? LoraTargetModules { get; init; }
         [CommandOption("--save-kohya")][Description("Also write the LoRA in kohya/A1111 naming.")]
         public bool? SaveKohya { get; init; }
+        [CommandOption("--cache-latents")][Description("Encode every image with the VAE once, before training, instead of every step.")]
+        public bool? CacheLatents { get; init; }
         [CommandOption("--skip-bad-images")][Description("Skip unreadable images with a warning instead of stopping.")]
         public bool? SkipBadImages { get; init; }
     }
@@ -178,6 +180,7 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         LoraTargetModules = s.LoraTargetModules?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? o.LoraTargetModules,
         SaveKohya = s.SaveKohya ?? o.SaveKohya,
         SkipBadImages = s.SkipBadImages ?? o.SkipBadImages,
+        CacheLatents = s.CacheLatents ?? o.CacheLatents,
     };
 
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

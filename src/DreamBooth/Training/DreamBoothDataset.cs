@@ -46,6 +46,14 @@ public sealed class DreamBoothDataset
         return (instance, cls);
     }
 
+    /// <summary>Which instance and class image example <paramref name="index"/> uses.</summary>
+    public (int Instance, int? Class) ImagesOf(int index) =>
+        (index % instances.Count, classes.Count == 0 ? null : index % classes.Count);
+
+    /// <summary>One instance (or class) image, transformed.</summary>
+    public TrainImage Image(bool isClass, int i, Generator? generator) =>
+        Transform((isClass ? classes : instances)[i].Image, generator);
+
     private TrainImage Transform(RgbImage image, Generator? generator)
     {
         var sample = transforms.Apply(image, generator);

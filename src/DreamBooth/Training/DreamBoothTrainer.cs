@@ -132,6 +132,8 @@ public sealed class DreamBoothTrainer
         // 6. Conditioning. A frozen text encoder's embeddings are the same every step: compute them once.
         using var conditioner = new Conditioner(pipe, o.TrainTextEncoder, o.InstancePrompt!, o.WithPriorPreservation ? o.ClassPrompt : null, resolution);
 
+        using var cache = o.CacheLatents ? new LatentCache(data, pipe.Vae, frozenDtype, seed) : null;
+
         // 7. The loop.
         var clock = Stopwatch.StartNew();
         int startStep = state.GlobalStep, micro = 0;
@@ -154,10 +156,18 @@ public sealed class DreamBoothTrainer
 
             using (var scope = NewDisposeScope())
             {
-                var (pixels, cond) = Collate(data, batch, dataGen, conditioner, o.WithPriorPreservation);
                 Tensor latents;
-                using (no_grad())
+                Conditioning cond;
+                if (cache is not null)
                 {
+                    var (mean, std, instances, classes) = cache.Batch(data, batch, o.WithPriorPreservation);
+                    cond = conditioner.For(instances, classes);
+                    latents = ((mean + std * Rng.RandnTensor(mean.shape, noiseGen, device)) * pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
+                }
+                else
+                {
+                    (var pixels, cond) = Collate(data, batch, dataGen, conditioner, o.WithPriorPreservation);
+                    using var noGrad = no_grad();
                     using var dist = pipe.Vae.Encode(pixels.to(frozenDtype));
                     latents = (dist.Sample(noiseGen).to(ScalarType.Float32) * pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
                 }

@@ -177,6 +177,18 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void Train_CacheLatents_RepeatableAndCloseToUncached()
+    {
+        var cached = Trainer(Options("cached-a", 2) with { CacheLatents = true }).Run();
+        var again = Trainer(Options("cached-b", 2) with { CacheLatents = true }).Run();
+        Assert.Equal(cached.FinalLoss, again.FinalLoss);
+        var a = Read(cached.WeightsFile!);
+        var b = Read(again.WeightsFile!);
+        foreach (var (name, t) in a) Assert.True(t.equal(b[name]).all().item<bool>(), name);
+        Assert.True(double.IsFinite(cached.FinalLoss));
+    }
+
+    [Fact]
     public void Train_ClassImagesMissing_GeneratedByTheModel()
     {
         var o = Options("gen", 1) with { ClassDataDir = Path.Combine(root, "generated"), NumClassImages = 3, SampleBatchSize = 2, ClassInferenceSteps = 2 };

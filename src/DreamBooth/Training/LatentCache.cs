@@ -1,0 +1,51 @@
+namespace DreamBooth.Training;
+
+using DreamBooth.Models.Autoencoders;
+using static TorchSharp.torch;
+
+/// <summary>
+/// --cache-latents: every image goes through the frozen VAE once, before training; each step then samples from the
+/// stored latent distribution (mean + std · noise) instead of running the encoder. Augmentations (random crop/flip)
+/// are drawn once, from their own seeded generator, so a resumed run sees the same cache.
+/// </summary>
+internal sealed class LatentCache : IDisposable
+{
+    private readonly Dictionary<(bool IsClass, int Index), (Tensor Mean, Tensor Std, TrainImage Image)> entries = [];
+
+    public LatentCache(DreamBoothDataset data, AutoencoderKL vae, ScalarType dtype, ulong seed)
+    {
+        using var generator = Torch.Rng.CpuGenerator(seed + 2);
+        using var noGrad = no_grad();
+        foreach (var (isClass, count) in new[] { (false, data.InstanceCount), (true, data.ClassCount) })
+            for (int i = 0; i < count; i++)
+            {
+                using var scope = NewDisposeScope();
+                var image = data.Image(isClass, i, generator);
+                using var dist = vae.Encode(image.Pixels.unsqueeze(0).to(dtype));
+                var mean = dist.Mean.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
+                var std = dist.Std.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
+                entries[(isClass, i)] = (mean, std, image with { Pixels = empty(0) });
+            }
+    }
+
+    /// <summary>The stored distributions of [instances…, classes…] of a batch, and their image facts.</summary>
+    public (Tensor Mean, Tensor Std, List<TrainImage> Instances, List<TrainImage> Classes) Batch(DreamBoothDataset data, int[] batch, bool prior)
+    {
+        var keys = batch.Select(b => (false, data.ImagesOf(b).Instance))
+            .Concat(prior ? batch.Select(b => (true, data.ImagesOf(b).Class!.Value)) : []).ToList();
+        var mean = cat(keys.Select(k => entries[k].Mean).ToArray());
+        var std = cat(keys.Select(k => entries[k].Std).ToArray());
+        var images = keys.Select(k => entries[k].Image).ToList();
+        return (mean, std, images.Take(batch.Length).ToList(), images.Skip(batch.Length).ToList());
+    }
+
+    public void Dispose()
+    {
+        foreach (var (mean, std, image) in entries.Values)
+        {
+            mean.Dispose();
+            std.Dispose();
+            image.Pixels.Dispose();
+        }
+    }
+}
