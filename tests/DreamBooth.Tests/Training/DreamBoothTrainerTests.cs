@@ -91,7 +91,8 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
         const int steps = 8;
         var straight = Trainer(Options("straight", steps)).Run();
 
-        // The same run in a separate process, killed (SIGKILL) once it has passed a randomly chosen step.
+        // The same run in a separate process, killed (SIGKILL) once it has passed a randomly chosen step. Same thread
+        // count as this process (TestSetup): float reductions, hence the bits, depend on it.
         var o = Options("killed", steps);
         int killAfter = new Random().Next(3, 7);
         var cli = Path.Combine(AppContext.BaseDirectory, "DreamBooth.Cli.dll");
@@ -102,7 +103,7 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
                      "--instance-prompt", o.InstancePrompt!, "--with-prior-preservation", "--class-data-dir", o.ClassDataDir!,
                      "--class-prompt", o.ClassPrompt!, "--num-class-images", "2", "--resolution", "32", "--random-flip",
                      "--train-batch-size", "2", "--gradient-accumulation-steps", "2", "--max-train-steps", steps.ToString(),
-                     "--checkpointing-steps", "2", "--seed", "7", "--output-dir", o.OutputDir,
+                     "--checkpointing-steps", "2", "--seed", "7", "--output-dir", o.OutputDir, "--threads", "1",
                  })
             psi.ArgumentList.Add(arg);
         using (var process = Process.Start(psi)!)
