@@ -75,6 +75,10 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         [Description("Decode the batch one image at a time (lower peak memory).")]
         public bool VaeSlicing { get; init; }
 
+        [CommandOption("--attention-slicing [SLICE]")]
+        [Description("Compute attention a few (batch × head) rows at a time (default slice 1) to lower peak memory.")]
+        public FlagValue<int>? AttentionSlicing { get; init; }
+
         [CommandOption("-o|--output <DIR>")]
         [Description("Output folder (default: outputs). PNGs carry A1111 'parameters' metadata and a JSON sidecar.")]
         [DefaultValue("outputs")]
@@ -97,6 +101,12 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         var loras = LoraOptions.Apply(pipe, settings.Lora);
         pipe.Vae.UseTiling = settings.VaeTiling;
         pipe.Vae.UseSlicing = settings.VaeSlicing;
+        if (settings.AttentionSlicing is { IsSet: true } slicing)
+        {
+            var size = slicing.Value > 0 ? slicing.Value : 1;
+            DreamBooth.Models.Attention.SetSlicing(pipe.Unet, size);
+            DreamBooth.Models.Attention.SetSlicing(pipe.Vae, size);
+        }
         Directory.CreateDirectory(settings.Output);
         var clock = Stopwatch.StartNew();
         var written = new List<(string Path, RgbImage Image)>();

@@ -63,7 +63,8 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
         var dtype = q.dtype;
         if (upcast && dtype != ScalarType.Float32)
             (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
-        var attn = functional.scaled_dot_product_attention(q, k, v, null, 0.0, false).to(dtype);   // [B, heads, N, d]
+        var attn = (SliceSize is int slice ? Sliced(q, k, v, slice) : functional.scaled_dot_product_attention(q, k, v, null, 0.0, false))
+            .to(dtype);                                                                     // [B, heads, N, d]
         var output = attn.transpose(1, 2).reshape(b, -1, attn.shape[1] * attn.shape[3]);  // [B, N, heads·d]
         output = to_out[1].call(to_out[0].call(output));
 
@@ -71,6 +72,33 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
         if (residualConnection) output = output + residual;
         if (rescaleOutputFactor != 1.0) output = output / rescaleOutputFactor;
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// diffusers' sliced attention: (batch × heads) rows are attended <c>SliceSize</c> at a time, bounding the peak
+    /// memory of the score matrices at some speed cost. null computes them all at once.
+    /// </summary>
+    public int? SliceSize { get; set; }
+
+    /// <summary>Sets <see cref="SliceSize"/> on every Attention inside <paramref name="model"/> (null turns slicing off).</summary>
+    public static void SetSlicing(nn.Module model, int? sliceSize)
+    {
+        if (sliceSize is < 1) throw new DreamBoothException($"Attention slice size must be at least 1, not {sliceSize}.");
+        foreach (var (_, module) in model.named_modules())
+            if (module is Attention attention) attention.SliceSize = sliceSize;
+    }
+
+    private static Tensor Sliced(Tensor q, Tensor k, Tensor v, int slice)
+    {
+        long b = q.shape[0], h = q.shape[1];
+        var (q2, k2, v2) = (q.reshape(b * h, q.shape[2], q.shape[3]), k.reshape(b * h, k.shape[2], k.shape[3]), v.reshape(b * h, v.shape[2], v.shape[3]));
+        var parts = new List<Tensor>();
+        for (long start = 0; start < b * h; start += slice)
+        {
+            long n = Math.Min(slice, b * h - start);
+            parts.Add(functional.scaled_dot_product_attention(q2.narrow(0, start, n), k2.narrow(0, start, n), v2.narrow(0, start, n), null, 0.0, false));
+        }
+        return cat(parts.ToArray()).reshape(b, h, q.shape[2], v.shape[3]);
     }
 
     private Tensor SplitHeads(Tensor t) => t.view(t.shape[0], t.shape[1], heads, -1).transpose(1, 2);

@@ -80,23 +80,27 @@ public static class TorchRuntime
             Path.Combine(dir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"),
             Path.Combine(dir, "libLibTorchSharp.so"),
         };
-        foreach (var path in candidates)
+        var path = candidates.FirstOrDefault(File.Exists);
+        return path is null
+            ? $"libLibTorchSharp.so was not found next to TorchSharp.dll ({dir}); the libtorch-cpu-linux-x64 package's natives are missing from the output."
+            : DescribeLoadFailure(path) ?? "libLibTorchSharp.so loads, but libtorch failed to initialise (see the inner exception).";
+    }
+
+    /// <summary>The OS loader's reason a native library does not load, with a hint for the GLIBCXX case; null when it loads.</summary>
+    internal static string? DescribeLoadFailure(string path)
+    {
+        try
         {
-            if (!File.Exists(path)) continue;
-            try
-            {
-                NativeLibrary.Free(NativeLibrary.Load(path));
-            }
-            catch (Exception e)
-            {
-                var reason = e.Message;
-                if (reason.Contains("GLIBCXX_", StringComparison.Ordinal))
-                    reason += " — this system's libstdc++ is older than the one libLibTorchSharp.so was built against; " +
-                              "the build step that marks that version weak did not run on this copy (rebuild with `dotnet build`).";
-                return reason;
-            }
-            return "libLibTorchSharp.so loads, but libtorch failed to initialise (see the inner exception).";
+            NativeLibrary.Free(NativeLibrary.Load(path));
+            return null;
         }
-        return $"libLibTorchSharp.so was not found next to TorchSharp.dll ({dir}); the libtorch-cpu-linux-x64 package's natives are missing from the output.";
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            var reason = e.Message;
+            if (reason.Contains("GLIBCXX_", StringComparison.Ordinal))
+                reason += " — this system's libstdc++ is older than the one libLibTorchSharp.so was built against; " +
+                          "the build step that marks that version weak did not run on this copy (rebuild with `dotnet build`).";
+            return reason;
+        }
     }
 }

@@ -36,3 +36,23 @@ public sealed class BlockKeysTests
         Assert.Equal([1L, 4, 4, 4], y.shape); // unpadded it would be 3×3
     }
 }
+
+public sealed class AttentionSlicingTests
+{
+    [Fact]
+    public void Unet_AttentionSlicing_SameOutput()
+    {
+        using var unet = DreamBooth.Models.Unets.UNet2DConditionModel.FromPretrained(Fixtures.Path("sd2-tiny-v", "unet"));
+        using var noGrad = TorchSharp.torch.no_grad();
+        TorchSharp.torch.manual_seed(1);
+        using var x = TorchSharp.torch.randn(2, 4, 16, 16);
+        using var ctx = TorchSharp.torch.randn(2, 77, 32);
+        using var t = TorchSharp.torch.tensor(new long[] { 10, 900 });
+        using var plain = unet.forward(x, t, ctx, null);
+        Attention.SetSlicing(unet, 3);
+        using var sliced = unet.forward(x, t, ctx, null);
+        var diff = (plain - sliced).abs().max().item<float>();
+        Assert.True(diff < 1e-5, $"max diff {diff}");
+        Assert.Throws<DreamBoothException>(() => Attention.SetSlicing(unet, 0));
+    }
+}

@@ -36,3 +36,52 @@ public sealed class TorchRuntimeTests
         Assert.Contains("use cpu, cuda or cuda:N", e.Message);
     }
 }
+
+public sealed class NativeLibraryPatchTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static string? NuGetOriginal()
+    {
+        var root = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                   ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var path = Path.Combine(root, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        return File.Exists(path) ? path : null;
+    }
+
+    private static bool HostHasGlibcxx3432() =>
+        new[] { "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib64/libstdc++.so.6" }
+            .Where(File.Exists).Any(f => System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(f)).Contains("GLIBCXX_3.4.32\0"));
+
+    [Fact]
+    public void OutputCopy_DiffersFromNuGetOriginalOnlyInTheVersionFlag()
+    {
+        var original = NuGetOriginal();
+        if (original is null || HostHasGlibcxx3432())
+        {
+            output.WriteLine("skipped: no NuGet copy of libLibTorchSharp.so here, or this libstdc++ has GLIBCXX_3.4.32 (no patch needed)");
+            return;
+        }
+        var copy = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        var a = File.ReadAllBytes(original);
+        var b = File.ReadAllBytes(copy);
+        Assert.Equal(a.Length, b.Length);
+        var diffs = Enumerable.Range(0, a.Length).Where(i => a[i] != b[i]).ToList();
+        Assert.Single(diffs);                                   // vna_flags of the GLIBCXX_3.4.32 entry
+        Assert.Equal(a[diffs[0]] | 0x2, b[diffs[0]]);          // VER_FLG_WEAK added, nothing else
+    }
+
+    [Fact]
+    public void LoadFailure_OfTheUnpatchedLibrary_NamesTheRealCause()
+    {
+        var original = NuGetOriginal();
+        if (original is null || HostHasGlibcxx3432())
+        {
+            output.WriteLine("skipped: the unpatched library loads on this machine or is not in the NuGet cache");
+            return;
+        }
+        var reason = DreamBooth.Torch.TorchRuntime.DescribeLoadFailure(original);
+        output.WriteLine(reason);
+        Assert.NotNull(reason);
+        Assert.Contains("GLIBCXX_3.4.32", reason);
+        Assert.DoesNotContain("libtorch-cpu-linux-x64, Version", reason);
+    }
+}
