@@ -190,6 +190,31 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void Train_TextEncoderLora_SavesUnetAndTextEncoderAdapters()
+    {
+        var o = Options("te", 2) with { TrainTextEncoder = true, GradientCheckpointing = true, SaveKohya = true };
+        var result = Trainer(o).Run();
+        using var file = SafeTensorsFile.Open(result.WeightsFile!);
+        Assert.Contains(file.Tensors, t => t.Name.StartsWith("unet.", StringComparison.Ordinal));
+        Assert.Contains(file.Tensors, t => t.Name.StartsWith("text_encoder.", StringComparison.Ordinal) && t.Name.Contains("q_proj"));
+        using var kohya = SafeTensorsFile.Open(Path.Combine(o.OutputDir, "pytorch_lora_weights_kohya.safetensors"));
+        Assert.Contains(kohya.Tensors, t => t.Name.StartsWith("lora_te_", StringComparison.Ordinal));
+        Assert.Contains(kohya.Tensors, t => t.Name.StartsWith("lora_unet_", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("fp16")]
+    public void Train_MixedPrecision_HalfFrozenWeightsFp32Adapters_FiniteLoss(string precision)
+    {
+        var o = Options("mp-" + precision, 2) with { MixedPrecision = precision };
+        var result = Trainer(o).Run();
+        Assert.True(double.IsFinite(result.FinalLoss));
+        using var file = SafeTensorsFile.Open(result.WeightsFile!);
+        Assert.All(file.Tensors, t => Assert.Equal("F32", t.Dtype));
+    }
+
+    [Fact]
     public void Train_ClassImagesMissing_GeneratedByTheModel()
     {
         var o = Options("gen", 1) with { ClassDataDir = Path.Combine(root, "generated"), NumClassImages = 3, SampleBatchSize = 2, ClassInferenceSteps = 2 };
