@@ -137,7 +137,8 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
                     task.MaxValue = task.Value;
                     for (int i = 0; i < settings.NumImages; i++)
                     {
-                        var image = RgbImage.FromTensor(result.Images[i]);
+                        RgbImage image;
+                        using (var pixels = result.Images[i]) image = RgbImage.FromTensor(pixels);
                         var infotext = A1111Infotext.Format(prompt, settings.NegativePrompt, settings.Steps, SamplerNames.A1111(result.SchedulerClass),
                             settings.GuidanceScale, (long)result.Seed, result.Width, result.Height, pipe.Name,
                             extra: Extras(settings, loras, i));

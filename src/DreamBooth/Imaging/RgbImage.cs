@@ -115,8 +115,8 @@ public sealed class RgbImage
             throw new DreamBoothException($"Expected an RGB image tensor of shape [3, H, W], got [{string.Join(", ", image.shape)}].");
         int height = (int)shape[1], width = (int)shape[2];
         float[] data;
-        using (var cpu = image.detach().to(ScalarType.Float32).cpu().contiguous())
-            data = cpu.data<float>().ToArray();
+        using (NewDisposeScope())   // detach/to/cpu each make a handle (a real copy when the dtype changes)
+            data = image.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
         var plane = width * height;
         var result = new RgbImage(width, height);
         for (var c = 0; c < 3; c++)

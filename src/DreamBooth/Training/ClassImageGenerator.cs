@@ -40,7 +40,8 @@ public static class ClassImageGenerator
                 }, cancel: cancel);
                 for (int i = 0; i < n; i++)
                 {
-                    var image = RgbImage.FromTensor(result.Images[i]);
+                    RgbImage image;
+                    using (var pixels = result.Images[i]) image = RgbImage.FromTensor(pixels);   // indexing makes a new handle
                     var hash = Convert.ToHexStringLower(SHA1.HashData(image.Pixels))[..16];
                     var info = A1111Infotext.Format(classPrompt, null, steps, result.SchedulerClass, 7.5, (long)batchSeed, resolution, resolution, pipe.Name,
                                                     extra: [new("Batch pos", i.ToString())]);

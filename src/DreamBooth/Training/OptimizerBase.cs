@@ -136,13 +136,23 @@ public abstract class OptimizerBase : IOptimizer
             ? v : throw new DreamBoothException($"{path} is not an optimizer state file (no '{key}' in its metadata).");
         if (Meta("format") != Format) throw new DreamBoothException($"{path}: unknown optimizer state format '{Meta("format")}'.");
         if (Meta("optimizer") != Kind) throw new DreamBoothException($"{path} holds {Meta("optimizer")} state, but the optimizer is {Kind}.");
-        var layout = JsonSerializer.Deserialize<Dictionary<string, string>>(Meta("layout")) ?? [];
+        T Json<T>(string key)
+        {
+            try
+            {
+                return JsonSerializer.Deserialize<T>(Meta(key)) ?? throw new DreamBoothException($"{path}: empty optimizer '{key}' metadata.");
+            }
+            catch (JsonException e)
+            {
+                throw new DreamBoothException($"{path}: corrupt optimizer '{key}' metadata ({e.Message.Split(". Path")[0]}).");
+            }
+        }
+        var layout = Json<Dictionary<string, string>>("layout");
         foreach (var (key, value) in Layout)
             if (!layout.TryGetValue(key, out var saved) || saved != value)
                 throw new DreamBoothException($"{path}: {Kind} state was saved with {key}={saved ?? "(none)"}, but this optimizer uses {value}.");
-        var options = (JsonSerializer.Deserialize<AdamWOptions>(Meta("options"))
-            ?? throw new DreamBoothException($"{path}: empty optimizer options.")).Validated();
-        var stepTable = JsonSerializer.Deserialize<Dictionary<string, long>>(Meta("steps")) ?? [];
+        var options = Json<AdamWOptions>("options").Validated();
+        var stepTable = Json<Dictionary<string, long>>("steps");
 
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < parameters.Length; i++) index[parameters[i].Name] = i;

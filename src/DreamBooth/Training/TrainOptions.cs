@@ -166,7 +166,8 @@ public sealed record TrainOptions
         string s when s is "false" or "False" or "FALSE" => System.Text.Json.Nodes.JsonValue.Create(false),
         string s when long.TryParse(s, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) =>
             System.Text.Json.Nodes.JsonValue.Create(l),
-        string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) =>
+        string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
+                        && double.IsFinite(d) =>   // .NET also parses "nan"/"Infinity", which JSON cannot hold: keep them text
             System.Text.Json.Nodes.JsonValue.Create(d),
         _ => System.Text.Json.Nodes.JsonValue.Create(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
     };

@@ -25,7 +25,11 @@ public static class Validation
                 NumImages = options.NumValidationImages,
                 Seed = seed,
             });
-            var images = Enumerable.Range(0, options.NumValidationImages).Select(i => RgbImage.FromTensor(result.Images[i])).ToList();
+            var images = Enumerable.Range(0, options.NumValidationImages).Select(i =>
+            {
+                using var image = result.Images[i];   // indexing makes a new tensor handle
+                return RgbImage.FromTensor(image);
+            }).ToList();
             int cols = Math.Min(4, images.Count), rows = (images.Count + cols - 1) / cols;
             var path = Path.Combine(dir, $"step-{step.ToString("D6", CultureInfo.InvariantCulture)}.png");
             var info = A1111Infotext.Format(options.ValidationPrompt!, null, options.ValidationInferenceSteps, result.SchedulerClass, 7.5, (long)seed,

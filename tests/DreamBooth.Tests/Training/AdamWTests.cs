@@ -237,4 +237,35 @@ public sealed class AdamWTests
         }
         finally { dir.Delete(true); }
     }
+
+    [Theory]
+    [InlineData("steps", "{\"w\": \"two\"}")]
+    [InlineData("options", "not json")]
+    [InlineData("layout", "[1, 2]")]
+    public void Load_CorruptMetadata_IsAUserErrorNamingTheKey(string key, string value)
+    {
+        var dir = Directory.CreateTempSubdirectory("adamw-");
+        try
+        {
+            using var w = new Parameter(ones(2, 2));
+            w.grad = ones(2, 2);
+            using var opt = new AdamW([("w", w)]);
+            opt.Step();
+            var path = Path.Combine(dir.FullName, "o.safetensors");
+            opt.Save(path);
+            Dictionary<string, string> metadata;
+            Dictionary<string, Tensor> tensors;
+            using (var f = SafeTensorsFile.Open(path))
+            {
+                metadata = f.Metadata.ToDictionary();
+                tensors = f.Tensors.ToDictionary(t => t.Name, t => f.Read(t.Name));
+            }
+            metadata[key] = value;
+            SafeTensorsWriter.Write(path, tensors, metadata);
+
+            var e = Assert.Throws<DreamBoothException>(() => opt.Load(path));
+            Assert.Contains(key, e.Message);
+        }
+        finally { dir.Delete(true); }
+    }
 }

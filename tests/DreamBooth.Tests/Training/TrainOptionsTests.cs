@@ -67,4 +67,16 @@ public sealed class TrainOptionsTests : IDisposable
         var e = Assert.Throws<DreamBoothException>(() => o.Validated());
         Assert.Contains(expected, e.Message);
     }
+
+    [Theory]
+    [InlineData("Infinity")]
+    [InlineData("nan")]
+    [InlineData("-infinity")]
+    public void LoadConfig_YamlWordThatParsesAsNonFiniteNumber_StaysAString(string prompt)
+    {
+        // .NET's double parser accepts these words; JSON has no NaN/Infinity, so they must stay text.
+        var path = Path.Combine(dir, "train.yaml");
+        File.WriteAllText(path, $"instance_prompt: {prompt}\n");
+        Assert.Equal(prompt, TrainOptions.LoadConfig(path).InstancePrompt);
+    }
 }

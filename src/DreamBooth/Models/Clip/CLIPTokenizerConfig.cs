@@ -45,27 +45,48 @@ public sealed record CLIPTokenizerConfig
     {
         var config = new CLIPTokenizerConfig();
         var added = new List<AddedToken>();
-        var tokenizerConfig = ReadObject(Path.Combine(folder, "tokenizer_config.json"));
-        if (tokenizerConfig is not null)
-        {
-            config = Apply(config, tokenizerConfig, added);
-            if (tokenizerConfig["model_max_length"] is JsonValue max)
-                config = config with { ModelMaxLength = ReadMaxLength(folder, max) };
-            if (tokenizerConfig["clean_up_tokenization_spaces"] is JsonValue clean && clean.TryGetValue(out bool c))
-                config = config with { CleanUpTokenizationSpaces = c };
-            if (tokenizerConfig["added_tokens_decoder"] is JsonObject decoder)
-                foreach (var (id, token) in decoder)
-                    added.Add(ReadAddedToken(token, int.Parse(id, CultureInfo.InvariantCulture), folder));
-        }
-        var specialTokensMap = ReadObject(Path.Combine(folder, "special_tokens_map.json"));
-        if (specialTokensMap is not null) config = Apply(config, specialTokensMap, added);
+        var path = Path.Combine(folder, "tokenizer_config.json");
+        if (ReadObject(path) is { } tokenizerConfig)
+            config = Guarded(path, () =>
+            {
+                var c = Apply(config, tokenizerConfig, added);
+                if (tokenizerConfig["model_max_length"] is JsonValue max)
+                    c = c with { ModelMaxLength = ReadMaxLength(folder, max) };
+                if (tokenizerConfig["clean_up_tokenization_spaces"] is JsonValue clean && clean.TryGetValue(out bool cleanUp))
+                    c = c with { CleanUpTokenizationSpaces = cleanUp };
+                if (tokenizerConfig["added_tokens_decoder"] is JsonObject decoder)
+                    foreach (var (id, token) in decoder)
+                        added.Add(ReadAddedToken(token, int.Parse(id, CultureInfo.InvariantCulture), folder));
+                return c;
+            });
 
-        var addedTokensJson = ReadObject(Path.Combine(folder, "added_tokens.json"));
-        if (addedTokensJson is not null)
-            foreach (var (content, id) in addedTokensJson)
-                if (added.All(t => t.Content != content))
-                    added.Add(new AddedToken(content, id!.GetValue<int>(), Special: false));
+        path = Path.Combine(folder, "special_tokens_map.json");
+        if (ReadObject(path) is { } specialTokensMap) config = Guarded(path, () => Apply(config, specialTokensMap, added));
+
+        path = Path.Combine(folder, "added_tokens.json");
+        if (ReadObject(path) is { } addedTokensJson)
+            Guarded(path, () =>
+            {
+                foreach (var (content, id) in addedTokensJson)
+                    if (added.All(t => t.Content != content))
+                        added.Add(new AddedToken(content, (id ?? throw new FormatException($"token '{content}' has no id")).GetValue<int>(), Special: false));
+                return 0;
+            });
         return config with { AddedTokens = added };
+    }
+
+    // JsonNode.GetValue and int.Parse throw these for a value of the wrong type (e.g. a number where a token string
+    // belongs): that is a broken model folder, so it is reported like any other bad input, naming the file.
+    private static T Guarded<T>(string path, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
+        {
+            throw new DreamBoothException($"{path}: malformed tokenizer file ({e.Message.TrimEnd('.')}).");
+        }
     }
 
     // Special-token keys of a config or special_tokens_map object (values are strings or {"content": ...} objects).

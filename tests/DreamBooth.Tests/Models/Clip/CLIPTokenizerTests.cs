@@ -165,6 +165,30 @@ public sealed class CLIPTokenizerTests
         }
     }
 
+    [Theory]
+    [InlineData("tokenizer_config.json", """{"added_tokens_decoder": {"not-a-number": {"content": "<x>"}}}""")]
+    [InlineData("tokenizer_config.json", """{"added_tokens_decoder": {"49408": {"content": 7}}}""")]
+    [InlineData("special_tokens_map.json", """{"additional_special_tokens": [3]}""")]
+    [InlineData("special_tokens_map.json", """{"bos_token": {"content": false}}""")]
+    [InlineData("added_tokens.json", """{"<x>": "49408"}""")]
+    [InlineData("added_tokens.json", """{"<x>": null}""")]
+    public void FromFolder_MalformedTokenFile_IsAOneLineUserError(string file, string json)
+    {
+        var folder = Directory.CreateTempSubdirectory("clip-tokenizer-").FullName;
+        try
+        {
+            foreach (var name in new[] { "vocab.json", "merges.txt" })
+                File.Copy(Fixtures.Path("tokenizer", name), Path.Combine(folder, name));
+            File.WriteAllText(Path.Combine(folder, file), json);
+            var e = Assert.Throws<DreamBoothException>(() => CLIPTokenizer.FromFolder(folder, TextNormalization.Plain));
+            Assert.Contains(file, e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void Constructor_TinyVocabulary_MergesByRankAndAppendsSpecialTokens()
     {
