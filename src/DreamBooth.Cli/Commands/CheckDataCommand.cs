@@ -2,6 +2,7 @@ namespace DreamBooth.Cli.Commands;
 
 using System.ComponentModel;
 using System.Text.Json;
+using DreamBooth.Cli.Rendering;
 using DreamBooth.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -40,7 +41,7 @@ public sealed class CheckDataCommand(IAnsiConsole console) : Command<CheckDataCo
                 directory = report.Directory,
                 images = report.Images.Count,
                 findings = report.Findings.Select(f => new { severity = f.Severity.ToString().ToLowerInvariant(), file = f.File, kind = f.Kind, message = f.Message }),
-            }, new JsonSerializerOptions { WriteIndented = true }));
+            }, Format.IndentedJson));
             return report.HasErrors ? 1 : 0;
         }
         var table = new Table().Title(Markup.Escape(report.Directory)).AddColumn("").AddColumn("file").AddColumn("finding");

@@ -210,5 +210,5 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
             loras = loras.Select(l => new { file = l.File, scale = l.Scale }),
             generator = "torch.Generator(\"cpu\").manual_seed(seed); latents drawn as one batch",
             version = "DreamBooth.NET " + CliApp.Version,
-        }, new JsonSerializerOptions { WriteIndented = true });
+        }, Format.IndentedJson);
 }

@@ -22,10 +22,17 @@ public sealed class ConfigFile
     public static ConfigFile Load(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
+        return Parse(path, File.ReadAllText(path));
+    }
+
+    /// <summary>Parses <paramref name="text"/> (the content of <paramref name="path"/>, possibly pre-processed) as a JSON
+    /// object; errors name <paramref name="path"/>. Trailing commas and comments are tolerated.</summary>
+    public static ConfigFile Parse(string path, string text)
+    {
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {

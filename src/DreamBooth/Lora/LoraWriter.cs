@@ -72,7 +72,7 @@ public static class LoraWriter
 
         if (format == LoraFileFormat.Diffusers)
         {
-            metadata[AlphaSources.MetadataKey] = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            metadata[AlphaSources.MetadataKey] = config.ToJsonString(JsonText.Indented);
         }
         else if (allSettings.Select(s => (s.Rank, s.Alpha)).Distinct().Count() == 1)
         {

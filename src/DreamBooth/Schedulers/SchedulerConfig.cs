@@ -76,18 +76,7 @@ public sealed partial record SchedulerConfig
     public static SchedulerConfig Load(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(QuoteNamedLiterals(File.ReadAllText(path)),
-                documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new DreamBoothException($"{path}: invalid JSON ({e.Message.Split('.')[0]}).");
-        }
-        if (node is not JsonObject obj) throw new DreamBoothException($"{path}: expected a JSON object.");
-        return FromConfigFile(new ConfigFile(path, obj));
+        return FromConfigFile(ConfigFile.Parse(path, QuoteNamedLiterals(File.ReadAllText(path))));
     }
 
     public static SchedulerConfig FromConfigFile(ConfigFile file)

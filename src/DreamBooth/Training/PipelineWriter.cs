@@ -24,7 +24,7 @@ public static class PipelineWriter
         }
         var index = Path.Combine(configs, "model_index.json");
         var model = File.Exists(index) ? JsonNode.Parse(File.ReadAllText(index))!.AsObject() : DefaultIndex();
-        AtomicFile.WriteAllText(Path.Combine(outputDir, "model_index.json"), model.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(outputDir, "model_index.json"), model.ToJsonString(JsonText.Indented));
         return Path.Combine(outputDir, "unet", "diffusion_pytorch_model.safetensors");
     }
 

@@ -6,6 +6,8 @@ using System.Text.Json.Nodes;
 
 namespace DreamBooth.Models.Clip;
 
+using DreamBooth.Loading;
+
 /// <summary>A token matched verbatim in the prompt before normalisation (transformers' AddedToken).</summary>
 public sealed record AddedToken(string Content, int Id, bool Special, bool LStrip = false, bool RStrip = false,
     bool SingleWord = false);
@@ -134,17 +136,5 @@ public sealed record CLIPTokenizerConfig
         throw new DreamBoothException($"{Path.Combine(folder, "tokenizer_config.json")}: model_max_length must be a positive integer, not {value.ToJsonString()}.");
     }
 
-    private static JsonObject? ReadObject(string path)
-    {
-        if (!File.Exists(path)) return null;
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new DreamBoothException($"{path}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new DreamBoothException($"{path}: invalid JSON ({e.Message.Split('.')[0]}).");
-        }
-    }
+    private static JsonObject? ReadObject(string path) => File.Exists(path) ? ConfigFile.Load(path).Json : null;
 }
