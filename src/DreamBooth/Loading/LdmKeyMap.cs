@@ -10,6 +10,7 @@ using System.Text.RegularExpressions;
 /// <param name="UpBlockHasAttention">Per diffusers up block: does it have attentions (shifts the upsampler's LDM index)?</param>
 public sealed record LdmUnetLayout(int LayersPerBlock, IReadOnlyList<bool> UpBlockHasAttention);
 
+/// <summary>Translates diffusers state_dict keys to and from the original LDM / A1111 single-file names.</summary>
 public static partial class LdmKeyMap
 {
     public const string UnetPrefix = "model.diffusion_model.";

@@ -10,6 +10,7 @@ using DreamBooth.Models.Unets;
 using TorchSharp;
 using static TorchSharp.torch;
 
+/// <summary>Reads (and, for tests and export, writes) SD 1.x single-file checkpoints as diffusers-named tensor sources.</summary>
 public static class SingleFileCheckpoint
 {
     public static UNet2DConditionModel LoadUnet(TensorSource file, UNet2DConditionConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)

@@ -42,6 +42,7 @@ public sealed record LoraModuleMapping(LoraComponent Component, string ModulePat
     public double Scale => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
 }
 
+/// <summary>Loads LoRA files (diffusers, peft or kohya/A1111 naming) into a pipeline's models as named adapters.</summary>
 public static class LoraLoader
 {
     /// <summary>

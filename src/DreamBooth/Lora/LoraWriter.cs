@@ -19,6 +19,7 @@ public enum LoraFileFormat
     Kohya,
 }
 
+/// <summary>Saves trained LoRA adapters in diffusers' or kohya's naming.</summary>
 public static class LoraWriter
 {
     /// <summary>The file name diffusers' <c>load_lora_weights(dir)</c> looks for.</summary>

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
+/// <summary>Multi-head scaled-dot-product attention: self-attention, or cross-attention on a context (the text) when one is passed.</summary>
 public sealed class Attention : Module<Tensor, Tensor?, Tensor>
 {
     private readonly Modules.GroupNorm? group_norm;

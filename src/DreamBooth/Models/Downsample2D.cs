@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 using Modules = TorchSharp.Modules;
 using static TorchSharp.torch.nn;
 
+/// <summary>Halves height and width with a stride-2 3×3 convolution.</summary>
 public sealed class Downsample2D : Module<Tensor, Tensor>
 {
     private readonly Module<Tensor, Tensor> conv;   // Conv2d (or a LoRA wrapper around it)

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
+/// <summary>The transformer block's MLP: GEGLU up-projection to mult·dim, dropout, linear back to dim.</summary>
 public sealed class FeedForward : Module<Tensor, Tensor>
 {
     private readonly Modules.ModuleList<Module<Tensor, Tensor>> net;   // [GEGLU, Dropout, Linear]: keys net.0.proj.*, net.2.*

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 using Modules = TorchSharp.Modules;
 using static TorchSharp.torch.nn;
 
+/// <summary>GroupNorm → SiLU → conv twice, with the time embedding added in between and a (1×1 conv) skip connection.</summary>
 public sealed class ResnetBlock2D : Module<Tensor, Tensor?, Tensor>
 {
     // Field names are state_dict keys. Do not rename. Convs and the Linear are typed as modules so a LoRA wrapper

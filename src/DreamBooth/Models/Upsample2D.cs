@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 using Modules = TorchSharp.Modules;
 using static TorchSharp.torch.nn;
 
+/// <summary>Doubles height and width (or reaches a given size) by nearest-neighbour interpolation, then a 3×3 convolution.</summary>
 public sealed class Upsample2D : Module<Tensor, long[]?, Tensor>
 {
     private readonly Module<Tensor, Tensor> conv;   // Conv2d (or a LoRA wrapper around it)

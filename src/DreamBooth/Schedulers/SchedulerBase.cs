@@ -6,6 +6,7 @@ using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
+/// <summary>Base of every scheduler: the β/ᾱ tables of the config, the timestep tensor, and ᾱ-based add_noise / get_velocity.</summary>
 public abstract class SchedulerBase : IScheduler
 {
     private Tensor? timesteps;

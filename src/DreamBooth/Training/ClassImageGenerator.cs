@@ -10,8 +10,9 @@ public static class ClassImageGenerator
 {
     /// <summary>
     /// Generates the missing images in batches of <paramref name="batchSize"/>. Each image is written as soon as it
-    /// exists (atomically, with A1111 metadata), so an interrupted run resumes where it stopped. Batch k uses the seed
-    /// <paramref name="seed"/> + k·1000003 + existing count, so reruns are repeatable.
+    /// exists (atomically, with A1111 metadata), so an interrupted run resumes where it stopped. A batch whose first image
+    /// is number n (1-based, counting the images already there) uses the seed <paramref name="seed"/> + 1000003·n, so a
+    /// rerun or a resumed run draws the same images.
     /// </summary>
     public static int Ensure(StableDiffusionPipeline pipe, string classDir, string classPrompt, int wanted, int batchSize, int steps,
                              ulong seed, int resolution, Action<int, int>? progress = null, CancellationToken cancel = default)

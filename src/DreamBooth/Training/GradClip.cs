@@ -5,6 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
+/// <summary>Gradient-norm clipping, as torch.nn.utils.clip_grad_norm_.</summary>
 public static class GradClip
 {
     /// <summary>Scales all gradients in place so their joint 2-norm is at most <paramref name="maxNorm"/>, exactly as

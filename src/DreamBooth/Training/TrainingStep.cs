@@ -17,6 +17,7 @@ public sealed record StepLoss(Tensor Loss, Tensor InstanceLoss, Tensor? PriorLos
     }
 }
 
+/// <summary>The DreamBooth loss of one micro-batch (noise, UNet prediction, MSE with optional prior preservation).</summary>
 public static class TrainingStep
 {
     /// <summary>

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
+/// <summary>One level of the VAE encoder: resnets at one width, then an optional stride-2 downsampler.</summary>
 public sealed class DownEncoderBlock2D : Module<Tensor, Tensor>
 {
     private readonly Modules.ModuleList<ResnetBlock2D> resnets;

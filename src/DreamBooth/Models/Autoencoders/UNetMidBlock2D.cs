@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
+/// <summary>The VAE's bottleneck: resnet, then (self-attention over the pixels, resnet) per layer.</summary>
 public sealed class UNetMidBlock2D : Module<Tensor, Tensor>
 {
     // Declared in diffusers' order so state_dict() lists attentions before resnets, as diffusers does.

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
+/// <summary>One level of the VAE decoder: resnets at one width, then an optional ×2 upsampler.</summary>
 public sealed class UpDecoderBlock2D : Module<Tensor, Tensor>
 {
     private readonly Modules.ModuleList<ResnetBlock2D> resnets;
