@@ -20,6 +20,7 @@ public static class CliApp
             config.SetApplicationVersion(Version);
             if (console is not null) config.ConfigureConsole(console);
             config.PropagateExceptions();
+            config.UseStrictParsing(); // a mistyped option must be an error, not silently ignored
             config.AddCommand<InspectCommand>("inspect")
                 .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
                 .WithExample("inspect", "tests/fixtures/sd15-tiny")
@@ -38,13 +39,31 @@ public static class CliApp
             config.AddCommand<EnvCommand>("env")
                 .WithDescription("Show versions and devices, and check that the tensor engine starts.");
         });
+        // Ctrl-C cancels the token (training stops between steps, generation between denoising steps) so the
+        // error path runs and no output is left half-written; a second Ctrl-C ends the process at once.
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler? onCancel = null;
+        if (console is null)
+        {
+            onCancel = (_, e) =>
+            {
+                if (cancel.IsCancellationRequested) return;
+                e.Cancel = true;
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+        }
         try
         {
-            return app.Run(args);
+            return app.Run(args, cancel.Token);
         }
         catch (Exception e)
         {
-            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose);
+            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose, args);
+        }
+        finally
+        {
+            if (onCancel is not null) Console.CancelKeyPress -= onCancel;
         }
     }
 

@@ -13,11 +13,11 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
     public sealed class Settings : CommonSettings
     {
         [CommandArgument(0, "<MODEL>")]
-        [Description("A diffusers folder, a single-file .safetensors checkpoint, or a hub repo id org/name[@revision].")]
+        [Description("A diffusers folder, a single-file .safetensors checkpoint, or a hub repo id org/name[[@revision]].")]
         public string Model { get; init; } = "";
 
         [CommandOption("--json")]
-        [Description("Print {\"components\":[{\"name\",\"class\",\"parameters\",\"dtypes\",\"bytes\"}]} instead of a table.")]
+        [Description("Print the components as JSON ({\"components\": [[{\"name\", \"class\", \"parameters\", \"dtypes\", \"bytes\"}]]}) instead of a table.")]
         public bool Json { get; init; }
     }
 

@@ -27,10 +27,24 @@ internal static class LoraOptions
     internal static (string File, double Scale) Parse(string spec)
     {
         // A scale suffix is the text after the last ':' when it parses as a number (paths may contain ':').
+        var (file, scale) = (spec, 1.0);
         var colon = spec.LastIndexOf(':');
-        if (colon > 0 && double.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var scale))
-            return (spec[..colon], scale);
-        if (!File.Exists(spec)) throw new DreamBoothException($"--lora {spec}: file not found.");
-        return (spec, 1.0);
+        if (colon > 0 && !Path.Exists(spec) && spec.IndexOfAny(['/', '\\'], colon) < 0)
+        {
+            var suffix = spec[(colon + 1)..];
+            if (!double.TryParse(suffix, NumberStyles.Float, CultureInfo.InvariantCulture, out scale) || !double.IsFinite(scale))
+                throw new DreamBoothException($"--lora {spec}: the scale '{suffix}' is not a number (use FILE or FILE:SCALE, e.g. sks.safetensors:0.8).");
+            file = spec[..colon];
+        }
+        if (Directory.Exists(file))
+        {
+            // As diffusers' load_lora_weights(folder): the training output folder holds pytorch_lora_weights.safetensors.
+            var inside = Path.Combine(file, "pytorch_lora_weights.safetensors");
+            if (!File.Exists(inside))
+                throw new DreamBoothException($"--lora {file}: a folder without pytorch_lora_weights.safetensors; give the LoRA .safetensors file (a model folder goes to --model).");
+            file = inside;
+        }
+        if (!File.Exists(file)) throw new DreamBoothException($"--lora {file}: file not found.");
+        return (file, scale);
     }
 }

@@ -93,7 +93,10 @@ public sealed record TrainOptions
             Require(!string.IsNullOrWhiteSpace(ClassDataDir), "--with-prior-preservation needs --class-data-dir.");
             Require(!string.IsNullOrWhiteSpace(ClassPrompt), "--with-prior-preservation needs --class-prompt (e.g. \"a photo of dog\").");
             Require(NumClassImages >= 1, "--num-class-images must be at least 1.");
+            Require(PriorLossWeight >= 0 && double.IsFinite(PriorLossWeight), $"--prior-loss-weight must be 0 or more, not {PriorLossWeight}.");
+            Require(ClassInferenceSteps >= 1, "class_inference_steps must be at least 1.");
         }
+        Require(!File.Exists(OutputDir), $"--output-dir {OutputDir}: is a file, not a folder.");
         Require(TrainBatchSize >= 1, "--train-batch-size must be at least 1.");
         Require(SampleBatchSize >= 1, "--sample-batch-size must be at least 1.");
         Require(GradientAccumulationSteps >= 1, "--gradient-accumulation-steps must be at least 1.");
@@ -104,8 +107,14 @@ public sealed record TrainOptions
         Require(EffectiveLearningRate > 0, "--learning-rate must be positive.");
         Require(MaxGradNorm > 0, "--max-grad-norm must be positive.");
         Require(Rank >= 1, "--rank must be at least 1.");
+        Require(LoraAlpha is null || LoraAlpha > 0 && double.IsFinite(LoraAlpha.Value), $"--lora-alpha must be positive, not {LoraAlpha}.");
         Require(MixedPrecision is "no" or "fp16" or "bf16", $"--mixed-precision must be no, fp16 or bf16, not '{MixedPrecision}'.");
         Require(ValidationSteps >= 1, "--validation-steps must be at least 1.");
+        if (ValidationPrompt is not null)
+        {
+            Require(NumValidationImages >= 1, "--num-validation-images must be at least 1 (leave out --validation-prompt for no validation).");
+            Require(ValidationInferenceSteps >= 1, "validation_inference_steps must be at least 1.");
+        }
         LrSchedule.Parse(LrScheduler);
         return this;
     }
