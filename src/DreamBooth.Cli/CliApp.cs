@@ -67,6 +67,16 @@ public static class CliApp
         }
     }
 
+    /// <summary>Each command's settings type (for "did you mean" hints on mistyped options).</summary>
+    internal static readonly IReadOnlyDictionary<string, Type> SettingsTypes = new Dictionary<string, Type>(StringComparer.Ordinal)
+    {
+        ["inspect"] = typeof(InspectCommand.Settings),
+        ["generate"] = typeof(GenerateCommand.Settings),
+        ["train"] = typeof(TrainCommand.Settings),
+        ["check-data"] = typeof(CheckDataCommand.Settings),
+        ["env"] = typeof(Settings.CommonSettings),
+    };
+
     public static string Version =>
         typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 }

@@ -17,7 +17,7 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         public string? Config { get; init; }
         [CommandOption("--method <METHOD>")][Description("lora (default; the tutorial's choice for consumer GPUs) or full.")]
         public string? Method { get; init; }
-        [CommandOption("--pretrained-model-name-or-path <MODEL>")][Description("Base model: diffusers folder, SD 1.x single-file .safetensors or hub repo id (default: the tiny model in the repository).")]
+        [CommandOption("-m|--pretrained-model-name-or-path|--model <MODEL>")][Description("Base model (also -m or --model): diffusers folder, SD 1.x single-file .safetensors or hub repo id (default: the tiny model in the repository).")]
         public string? PretrainedModelNameOrPath { get; init; }
         [CommandOption("--variant <NAME>")][Description("Weight variant to load, e.g. fp16.")]
         public string? Variant { get; init; }

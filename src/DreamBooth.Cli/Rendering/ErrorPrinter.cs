@@ -28,6 +28,15 @@ internal static partial class ErrorPrinter
     // Spectre says "Failed to convert 'abc' to Int32." without the option: name it, and the type in words.
     private static string UsageMessage(string message, IReadOnlyList<string> args)
     {
+        var unknown = UnknownOption().Match(message);
+        if (unknown.Success && args.Count > 0 && CliApp.SettingsTypes.TryGetValue(args[0], out var settings))
+        {
+            var names = settings.GetProperties()
+                .SelectMany(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), true).Cast<CommandOptionAttribute>())
+                .SelectMany(o => o.LongNames);
+            var hint = DreamBooth.Text.NameSuggestion.Closest(unknown.Groups[1].Value, names);
+            return hint is null ? message : $"{message.TrimEnd('.')} (did you mean --{hint}?).";
+        }
         var match = ConversionFailed().Match(message);
         if (!match.Success) return message;
         var (value, type) = (match.Groups[1].Value, match.Groups[2].Value);
@@ -46,6 +55,9 @@ internal static partial class ErrorPrinter
         }
         return option is null ? $"'{value}' is not {wanted}." : $"{option}: '{value}' is not {wanted}.";
     }
+
+    [GeneratedRegex(@"^Unknown option '([^']+)'")]
+    private static partial Regex UnknownOption();
 
     [GeneratedRegex(@"^Failed to convert '(.*)' to (\w+)\.?$", RegexOptions.Singleline)]
     private static partial Regex ConversionFailed();
