@@ -100,8 +100,9 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         var prompts = ReadPrompts(settings);
         if (File.Exists(settings.Output)) throw new DreamBoothException($"--output {settings.Output}: is a file, not a folder.");
         var seed = settings.Seed is null ? (ulong)Random.Shared.NextInt64(0, int.MaxValue) : Rng.ParseSeed(settings.Seed);
+        var loraSpecs = settings.Lora.Select(LoraOptions.Parse).ToList();
         using var pipe = settings.LoadPipeline(console, cancellationToken);
-        var loras = LoraOptions.Apply(pipe, settings.Lora);
+        var loras = LoraOptions.Apply(pipe, loraSpecs);
         pipe.Vae.UseTiling = settings.VaeTiling;
         pipe.Vae.UseSlicing = settings.VaeSlicing;
         if (settings.AttentionSlicing is { IsSet: true } slicing)

@@ -10,12 +10,12 @@ internal static class LoraOptions
 {
     public sealed record Applied(string File, string Name, double Scale, int Modules);
 
-    public static IReadOnlyList<Applied> Apply(StableDiffusionPipeline pipe, IEnumerable<string> specs)
+    /// <summary>Applies specs already checked by <see cref="Parse"/> (done before the model loads, to fail fast).</summary>
+    public static IReadOnlyList<Applied> Apply(StableDiffusionPipeline pipe, IEnumerable<(string File, double Scale)> specs)
     {
         var applied = new List<Applied>();
-        foreach (var spec in specs)
+        foreach (var (file, scale) in specs)
         {
-            var (file, scale) = Parse(spec);
             var name = $"lora{applied.Count}";
             var targets = new LoraTargets(pipe.Unet, pipe.TextEncoder as torch.nn.Module, pipe.TextEncoder2 as torch.nn.Module);
             var mapped = LoraLoader.Apply(targets, file, scale, name);
