@@ -10,7 +10,7 @@ using Spectre.Console.Cli;
 public static class CliApp
 {
     /// <summary>Exit codes: 0 ok, 1 bad input/model/environment (DreamBoothException), 2 usage error, 3 internal error.</summary>
-    public static int Run(string[] args, IAnsiConsole? console = null)
+    public static int Run(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
     {
         var app = new CommandApp();
         bool verbose = args.Contains("--verbose");
@@ -41,7 +41,7 @@ public static class CliApp
         });
         // Ctrl-C cancels the token (training stops between steps, generation between denoising steps) so the
         // error path runs and no output is left half-written; a second Ctrl-C ends the process at once.
-        using var cancel = new CancellationTokenSource();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ConsoleCancelEventHandler? onCancel = null;
         if (console is null)
         {

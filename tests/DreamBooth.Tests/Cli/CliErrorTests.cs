@@ -122,6 +122,15 @@ public sealed class CliErrorTests : IDisposable
     }
 
     [Fact]
+    public void Generate_Cancelled_Exit130AndNoImage()
+    {
+        // What Ctrl-C does: the CLI cancels the token, generation stops between steps and nothing is written.
+        var result = CliRunner.Run(new CancellationToken(canceled: true), "generate", "-p", "x", "--steps", "3", "-o", dir);
+        Assert.Equal("error: cancelled", OneLineError(result, 130));
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    [Fact]
     public void Inspect_LoraFile_ShowsNamingRankAndModules()
     {
         var (code, output) = CliRunner.Run("inspect", Fixtures.Path("sdxl-tiny", "lora", "kohya_lora.safetensors"), "--json");
