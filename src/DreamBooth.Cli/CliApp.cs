@@ -10,7 +10,7 @@ using Spectre.Console.Cli;
 public static class CliApp
 {
     /// <summary>Exit codes: 0 ok, 1 bad input/model/environment (DreamBoothException), 2 usage error, 3 internal error.</summary>
-    public static int Run(string[] args, IAnsiConsole? console = null)
+    public static int Run(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
     {
         var app = new CommandApp();
         bool verbose = args.Contains("--verbose");
@@ -20,6 +20,7 @@ public static class CliApp
             config.SetApplicationVersion(Version);
             if (console is not null) config.ConfigureConsole(console);
             config.PropagateExceptions();
+            config.UseStrictParsing(); // a mistyped option must be an error, not silently ignored
             config.AddCommand<InspectCommand>("inspect")
                 .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
                 .WithExample("inspect", "tests/fixtures/sd15-tiny")
@@ -38,15 +39,43 @@ public static class CliApp
             config.AddCommand<EnvCommand>("env")
                 .WithDescription("Show versions and devices, and check that the tensor engine starts.");
         });
+        // Ctrl-C cancels the token (training stops between steps, generation between denoising steps) so the
+        // error path runs and no output is left half-written; a second Ctrl-C ends the process at once.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler? onCancel = null;
+        if (console is null)
+        {
+            onCancel = (_, e) =>
+            {
+                if (cancel.IsCancellationRequested) return;
+                e.Cancel = true;
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+        }
         try
         {
-            return app.Run(args);
+            return app.Run(args, cancel.Token);
         }
         catch (Exception e)
         {
-            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose);
+            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose, args);
+        }
+        finally
+        {
+            if (onCancel is not null) Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>Each command's settings type (for "did you mean" hints on mistyped options).</summary>
+    internal static readonly IReadOnlyDictionary<string, Type> SettingsTypes = new Dictionary<string, Type>(StringComparer.Ordinal)
+    {
+        ["inspect"] = typeof(InspectCommand.Settings),
+        ["generate"] = typeof(GenerateCommand.Settings),
+        ["train"] = typeof(TrainCommand.Settings),
+        ["check-data"] = typeof(CheckDataCommand.Settings),
+        ["env"] = typeof(Settings.CommonSettings),
+    };
 
     public static string Version =>
         typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";

@@ -28,6 +28,9 @@ public sealed class CheckDataCommand(IAnsiConsole console) : Command<CheckDataCo
         [CommandOption("--verbose")]
         [Description("Print stack traces with errors.")]
         public bool Verbose { get; init; }
+
+        public override ValidationResult Validate() =>
+            Resolution < 8 ? ValidationResult.Error($"--resolution must be at least 8, not {Resolution}.") : base.Validate();
     }
 
     /// <summary>Exit code 0: no errors (warnings allowed); 1: at least one error finding.</summary>

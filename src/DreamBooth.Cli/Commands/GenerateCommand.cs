@@ -47,11 +47,11 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         public string? Scheduler { get; init; }
 
         [CommandOption("-W|--width <PIXELS>")]
-        [Description("Image width, a multiple of 8 (default: the model's native size).")]
+        [Description("Image width, a multiple of the VAE's scale factor: 8 for real models (default: the model's native size).")]
         public int? Width { get; init; }
 
         [CommandOption("-H|--height <PIXELS>")]
-        [Description("Image height, a multiple of 8 (default: the model's native size).")]
+        [Description("Image height, a multiple of the VAE's scale factor: 8 for real models (default: the model's native size).")]
         public int? Height { get; init; }
 
         [CommandOption("--num-images <N>")]
@@ -89,6 +89,8 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
             if (Prompt is null && PromptsFile is null) return ValidationResult.Error("Give --prompt or --prompts-file.");
             if (Steps < 1) return ValidationResult.Error("--steps must be at least 1.");
             if (NumImages < 1) return ValidationResult.Error("--num-images must be at least 1.");
+            if (Width is < 1 || Height is < 1) return ValidationResult.Error("--width and --height must be positive.");
+            if (AttentionSlicing is { IsSet: true, Value: < 0 }) return ValidationResult.Error("--attention-slicing must be 1 or more.");
             return base.Validate();
         }
     }
@@ -96,9 +98,11 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var prompts = ReadPrompts(settings);
+        if (File.Exists(settings.Output)) throw new DreamBoothException($"--output {settings.Output}: is a file, not a folder.");
         var seed = settings.Seed is null ? (ulong)Random.Shared.NextInt64(0, int.MaxValue) : Rng.ParseSeed(settings.Seed);
+        var loraSpecs = settings.Lora.Select(LoraOptions.Parse).ToList();
         using var pipe = settings.LoadPipeline(console, cancellationToken);
-        var loras = LoraOptions.Apply(pipe, settings.Lora);
+        var loras = LoraOptions.Apply(pipe, loraSpecs);
         pipe.Vae.UseTiling = settings.VaeTiling;
         pipe.Vae.UseSlicing = settings.VaeSlicing;
         if (settings.AttentionSlicing is { IsSet: true } slicing)
@@ -169,6 +173,7 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         if (settings.Prompt is not null) prompts.Add(settings.Prompt);
         if (settings.PromptsFile is not null)
         {
+            if (Directory.Exists(settings.PromptsFile)) throw new DreamBoothException($"--prompts-file {settings.PromptsFile}: is a folder, not a text file.");
             if (!File.Exists(settings.PromptsFile)) throw new DreamBoothException($"{settings.PromptsFile}: prompts file not found.");
             prompts.AddRange(File.ReadAllLines(settings.PromptsFile).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
             if (prompts.Count == 0) throw new DreamBoothException($"{settings.PromptsFile}: no prompts in the file.");

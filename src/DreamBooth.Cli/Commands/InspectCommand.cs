@@ -4,7 +4,9 @@ using System.ComponentModel;
 using System.Text.Json;
 using DreamBooth.Cli.Rendering;
 using DreamBooth.Cli.Settings;
+using DreamBooth.IO;
 using DreamBooth.Loading;
+using DreamBooth.Lora;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -13,11 +15,11 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
     public sealed class Settings : CommonSettings
     {
         [CommandArgument(0, "<MODEL>")]
-        [Description("A diffusers folder, a single-file .safetensors checkpoint, or a hub repo id org/name[@revision].")]
+        [Description("A diffusers folder, a single-file .safetensors checkpoint, or a hub repo id org/name[[@revision]].")]
         public string Model { get; init; } = "";
 
         [CommandOption("--json")]
-        [Description("Print {\"components\":[{\"name\",\"class\",\"parameters\",\"dtypes\",\"bytes\"}]} instead of a table.")]
+        [Description("Print the components as JSON ({\"components\": [[{\"name\", \"class\", \"parameters\", \"dtypes\", \"bytes\"}]]}) instead of a table.")]
         public bool Json { get; init; }
     }
 
@@ -25,6 +27,7 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
     {
         var folder = ModelLocator.Resolve(settings.Model, console, quiet: settings.Json, cancellationToken);
         var components = PipelineInspector.Inspect(folder);
+        if (File.Exists(folder) && components.All(c => c.Name == "other")) components = LoraSummary(folder) ?? components;
         if (settings.Json)
         {
             var doc = new
@@ -42,5 +45,26 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
         table.AddRow("[bold]total[/]", "", $"[bold]{components.Sum(c => c.Parameters):N0}[/]", "", Format.Bytes(components.Sum(c => c.Bytes)));
         console.Write(table);
         return 0;
+    }
+
+    // A lone .safetensors that is no checkpoint is most often a LoRA: say which components it adapts, in which naming and rank.
+    private static IReadOnlyList<ComponentSummary>? LoraSummary(string path)
+    {
+        LoraFile lora;
+        try { lora = LoraFile.Open(path); }
+        catch (DreamBoothException) { return null; }
+        using (lora)
+        {
+            var header = SafeTensorsFile.ReadHeader(path).ToDictionary(t => t.Name, StringComparer.Ordinal);
+            return lora.Entries.GroupBy(e => e.Component).OrderBy(g => g.Key).Select(g =>
+            {
+                var weights = g.SelectMany(e => new[] { e.DownKey, e.UpKey }).Select(k => header[k]).ToList();
+                var alphas = g.Select(e => e.AlphaKey).OfType<string>().Select(k => header[k]);
+                var ranks = string.Join("/", g.Select(e => e.Rank).Distinct().Order());
+                var name = g.Key switch { LoraComponent.Unet => "unet", LoraComponent.TextEncoder => "text_encoder", _ => "text_encoder_2" };
+                return new ComponentSummary(name, $"LoRA ({lora.Format} naming, rank {ranks}, {g.Count()} modules)",
+                    weights.Sum(t => t.Numel), weights.Select(t => t.Dtype).Distinct().Order().ToList(), weights.Concat(alphas).Sum(t => t.ByteLength));
+            }).ToList();
+        }
     }
 }

@@ -17,7 +17,7 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         public string? Config { get; init; }
         [CommandOption("--method <METHOD>")][Description("lora (default; the tutorial's choice for consumer GPUs) or full.")]
         public string? Method { get; init; }
-        [CommandOption("--pretrained-model-name-or-path <MODEL>")][Description("Base model: diffusers folder, SD 1.x single-file .safetensors or hub repo id (default: the tiny model in the repository).")]
+        [CommandOption("-m|--pretrained-model-name-or-path|--model <MODEL>")][Description("Base model (also -m or --model): diffusers folder, SD 1.x single-file .safetensors or hub repo id (default: the tiny model in the repository).")]
         public string? PretrainedModelNameOrPath { get; init; }
         [CommandOption("--variant <NAME>")][Description("Weight variant to load, e.g. fp16.")]
         public string? Variant { get; init; }
@@ -124,7 +124,18 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
                         : $"step {p.Step}/{p.MaxSteps} loss {p.Loss:0.0000} lr {p.LearningRate:0.###e+0} {p.StepsPerSecond:0.00} it/s {Format.Bytes(p.MemoryBytes)}";
                     task.Value = p.Step;
                 });
-                result = trainer.Run(progress, cancellationToken);
+                try
+                {
+                    result = trainer.Run(progress, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    var last = new CheckpointStore(options.OutputDir).List().Select(c => c.Path).LastOrDefault();
+                    console.MarkupLine(last is null
+                        ? "[yellow]Interrupted[/] before the first checkpoint: nothing to resume from."
+                        : $"[yellow]Interrupted.[/] The last checkpoint is {Markup.Escape(last)}: continue with --resume-from-checkpoint latest.");
+                    throw;
+                }
             });
         console.MarkupLine($"[green]Done:[/] {result!.Steps} steps, final loss {result.FinalLoss:0.0000}, {result.StepsPerSecond:0.00} it/s, peak memory {Format.Bytes(result.PeakMemoryBytes)}.");
         console.MarkupLine($"Weights: {Markup.Escape(result.WeightsFile ?? result.OutputDir)}");

@@ -1,16 +1,17 @@
 namespace DreamBooth.Cli.Rendering;
 
+using System.Text.RegularExpressions;
 using Spectre.Console.Cli;
 
 /// <summary>Errors are one unwrapped line on stderr (the stack trace only with --verbose) and a non-zero exit code.</summary>
-internal static class ErrorPrinter
+internal static partial class ErrorPrinter
 {
-    public static int Print(TextWriter error, Exception e, bool verbose)
+    public static int Print(TextWriter error, Exception e, bool verbose, IReadOnlyList<string>? args = null)
     {
         var (code, message) = e switch
         {
             DreamBoothException => (1, e.Message),
-            CommandParseException or CommandRuntimeException => (2, e.Message),
+            CommandParseException or CommandRuntimeException => (2, UsageMessage(e.Message, args ?? [])),
             OperationCanceledException => (130, "cancelled"),
             OutOfMemoryException => (1, "out of memory: " + e.Message),
             IOException io => (1, io.Message),
@@ -23,4 +24,41 @@ internal static class ErrorPrinter
         else if (code == 3) error.WriteLine("(run with --verbose for the stack trace)");
         return code;
     }
+
+    // Spectre says "Failed to convert 'abc' to Int32." without the option: name it, and the type in words.
+    private static string UsageMessage(string message, IReadOnlyList<string> args)
+    {
+        var unknown = UnknownOption().Match(message);
+        if (unknown.Success && args.Count > 0 && CliApp.SettingsTypes.TryGetValue(args[0], out var settings))
+        {
+            var names = settings.GetProperties()
+                .SelectMany(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), true).Cast<CommandOptionAttribute>())
+                .SelectMany(o => o.LongNames);
+            var hint = DreamBooth.Text.NameSuggestion.Closest(unknown.Groups[1].Value, names);
+            return hint is null ? message : $"{message.TrimEnd('.')} (did you mean --{hint}?).";
+        }
+        var match = ConversionFailed().Match(message);
+        if (!match.Success) return message;
+        var (value, type) = (match.Groups[1].Value, match.Groups[2].Value);
+        var wanted = type switch
+        {
+            "Int32" or "Int64" => "a whole number",
+            "Double" or "Single" or "Decimal" => "a number",
+            "Boolean" => "true or false",
+            _ => type,
+        };
+        string? option = null;
+        for (int i = 0; i < args.Count && option is null; i++)
+        {
+            if (args[i].StartsWith('-') && args[i].EndsWith("=" + value, StringComparison.Ordinal)) option = args[i].Split('=')[0];
+            else if (i > 0 && args[i] == value && args[i - 1].StartsWith('-')) option = args[i - 1];
+        }
+        return option is null ? $"'{value}' is not {wanted}." : $"{option}: '{value}' is not {wanted}.";
+    }
+
+    [GeneratedRegex(@"^Unknown option '([^']+)'")]
+    private static partial Regex UnknownOption();
+
+    [GeneratedRegex(@"^Failed to convert '(.*)' to (\w+)\.?$", RegexOptions.Singleline)]
+    private static partial Regex ConversionFailed();
 }

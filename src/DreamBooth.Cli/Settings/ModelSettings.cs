@@ -11,7 +11,7 @@ using Spectre.Console.Cli;
 public class ModelSettings : CommonSettings
 {
     [CommandOption("-m|--model <MODEL>")]
-    [Description("A diffusers folder, an SD 1.x single-file .safetensors, or a hub repo id org/name[@revision] (default: the tiny model in the repository).")]
+    [Description("A diffusers folder, an SD 1.x single-file .safetensors, or a hub repo id org/name[[@revision]] (default: the tiny model in the repository).")]
     public string? Model { get; init; }
 
     [CommandOption("--model-config <DIR>")]

@@ -101,7 +101,7 @@ public static class LoraLoader
             {
                 var (path, module) = index.Find(entry) ?? throw new DreamBoothException(
                     $"{file.Path}: LoRA key '{entry.DownKey}' names no module of the {Describe(entry.Component)} " +
-                    $"('{entry.Module}'{(entry.IsFlatName ? ", matched against module names with '.' → '_'" : "")}).");
+                    $"('{entry.Module}'{(entry.IsFlatName ? ", matched against module names with '.' → '_'" : "")}). {OtherBaseHint}");
                 CheckShapes(file.Path, entry, path, module);
                 LoraInjector.CheckWrappable(model, path, all);
                 var fromFile = file.AlphaOf(entry);
@@ -115,6 +115,9 @@ public static class LoraLoader
         }
         return result;
     }
+
+    // The usual cause of a key or shape that does not fit: the LoRA was trained on another model family.
+    private const string OtherBaseHint = "Was the LoRA made for another base model (SD 1.x, 2.x or XL)?";
 
     private static string Describe(LoraComponent c) => c switch
     {
@@ -141,7 +144,7 @@ public static class LoraLoader
         foreach (var (key, shape, needed) in new[] { (entry.DownKey, entry.DownShape, a), (entry.UpKey, entry.UpShape, b) })
             if (!Fits(shape, needed))
                 throw new DreamBoothException(
-                    $"{file}: LoRA key '{key}' has shape {LoraLayer.Shape(shape)} but '{path}' ({ShapeText(weight)}) needs {LoraLayer.Shape(needed)}.");
+                    $"{file}: LoRA key '{key}' has shape {LoraLayer.Shape(shape)} but '{path}' ({ShapeText(weight)}) needs {LoraLayer.Shape(needed)}. {OtherBaseHint}");
     }
 
     private static bool Fits(long[] shape, long[] needed) =>

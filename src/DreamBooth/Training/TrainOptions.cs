@@ -86,14 +86,19 @@ public sealed record TrainOptions
             if (!ok) throw new DreamBoothException(message);
         }
         Require(!string.IsNullOrWhiteSpace(InstanceDataDir), "--instance-data-dir is required.");
+        Require(!File.Exists(InstanceDataDir), $"--instance-data-dir {InstanceDataDir}: is a file; give the folder that holds the photos.");
         Require(Directory.Exists(InstanceDataDir), $"--instance-data-dir {InstanceDataDir}: folder not found.");
         Require(!string.IsNullOrWhiteSpace(InstancePrompt), "--instance-prompt is required (e.g. \"a photo of sks dog\").");
         if (WithPriorPreservation)
         {
             Require(!string.IsNullOrWhiteSpace(ClassDataDir), "--with-prior-preservation needs --class-data-dir.");
+            Require(!File.Exists(ClassDataDir), $"--class-data-dir {ClassDataDir}: is a file, not a folder.");
             Require(!string.IsNullOrWhiteSpace(ClassPrompt), "--with-prior-preservation needs --class-prompt (e.g. \"a photo of dog\").");
             Require(NumClassImages >= 1, "--num-class-images must be at least 1.");
+            Require(PriorLossWeight >= 0 && double.IsFinite(PriorLossWeight), $"--prior-loss-weight must be 0 or more, not {PriorLossWeight}.");
+            Require(ClassInferenceSteps >= 1, "class_inference_steps must be at least 1.");
         }
+        Require(!File.Exists(OutputDir), $"--output-dir {OutputDir}: is a file, not a folder.");
         Require(TrainBatchSize >= 1, "--train-batch-size must be at least 1.");
         Require(SampleBatchSize >= 1, "--sample-batch-size must be at least 1.");
         Require(GradientAccumulationSteps >= 1, "--gradient-accumulation-steps must be at least 1.");
@@ -104,8 +109,14 @@ public sealed record TrainOptions
         Require(EffectiveLearningRate > 0, "--learning-rate must be positive.");
         Require(MaxGradNorm > 0, "--max-grad-norm must be positive.");
         Require(Rank >= 1, "--rank must be at least 1.");
+        Require(LoraAlpha is null || LoraAlpha > 0 && double.IsFinite(LoraAlpha.Value), $"--lora-alpha must be positive, not {LoraAlpha}.");
         Require(MixedPrecision is "no" or "fp16" or "bf16", $"--mixed-precision must be no, fp16 or bf16, not '{MixedPrecision}'.");
         Require(ValidationSteps >= 1, "--validation-steps must be at least 1.");
+        if (ValidationPrompt is not null)
+        {
+            Require(NumValidationImages >= 1, "--num-validation-images must be at least 1 (leave out --validation-prompt for no validation).");
+            Require(ValidationInferenceSteps >= 1, "validation_inference_steps must be at least 1.");
+        }
         LrSchedule.Parse(LrScheduler);
         return this;
     }
@@ -145,13 +156,35 @@ public sealed record TrainOptions
             var normalized = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new DreamBoothException($"{path}: expected a mapping of option names to values.");
             foreach (var p in doc.RootElement.EnumerateObject()) normalized[p.Name.Replace('-', '_')] = p.Value;
+            var unknown = normalized.Keys.FirstOrDefault(k => !ConfigKeys.Contains(k));
+            if (unknown is not null) throw new DreamBoothException($"{path}: unknown option '{unknown}'{Text.NameSuggestion.Hint(unknown, ConfigKeys)}.");
             return JsonSerializer.Deserialize<TrainOptions>(JsonSerializer.Serialize(normalized), JsonOptions)
                    ?? throw new DreamBoothException($"{path}: empty config.");
         }
         catch (JsonException e)
         {
-            throw new DreamBoothException($"{path}: {e.Message.Split(". Path")[0]}");
+            // The serializer's message names .NET types; name the key and the kind of value it takes instead.
+            var key = e.Path?.TrimStart('$', '.');
+            var property = typeof(TrainOptions).GetProperties().FirstOrDefault(p =>
+                p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false) is [JsonPropertyNameAttribute a] && a.Name == key);
+            if (property is null) throw new DreamBoothException($"{path}: {e.Message.Split(". Path")[0]}");
+            throw new DreamBoothException($"{path}: '{key}' must be {Expected(property.PropertyType)}.");
         }
+    }
+
+    private static readonly HashSet<string> ConfigKeys = typeof(TrainOptions).GetProperties()
+        .SelectMany(p => p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false).Cast<JsonPropertyNameAttribute>())
+        .Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
+
+    private static string Expected(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int) || type == typeof(ulong)) return "a whole number";
+        if (type == typeof(double)) return "a number";
+        if (type == typeof(bool)) return "true or false";
+        if (type == typeof(TrainMethod)) return "lora or full";
+        if (type == typeof(string)) return "text";
+        return "a list of names";
     }
 
     // YAML scalars arrive as strings: give them JSON types the way YAML 1.2's core schema reads them.

@@ -6,7 +6,9 @@ using Spectre.Console;
 /// <summary>Runs the CLI in-process with a recording console.</summary>
 internal static class CliRunner
 {
-    public static (int ExitCode, string Output) Run(params string[] args)
+    public static (int ExitCode, string Output) Run(params string[] args) => Run(CancellationToken.None, args);
+
+    public static (int ExitCode, string Output) Run(CancellationToken cancellationToken, params string[] args)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -17,7 +19,7 @@ internal static class CliRunner
             Interactive = InteractionSupport.No,
         });
         console.Profile.Width = 200;
-        var code = CliApp.Run(args, console);
+        var code = CliApp.Run(args, console, cancellationToken);
         return (code, writer.ToString());
     }
 }
