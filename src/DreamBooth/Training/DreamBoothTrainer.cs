@@ -213,7 +213,7 @@ public sealed class DreamBoothTrainer
             progress?.Report(new TrainProgress(step, o.EffectiveMaxTrainSteps, lastLoss, lr, rate, Environment.WorkingSet));
 
             var current = new TrainerState(step, epoch, position, order, seed, o.Method.ToString());
-            if (step % o.CheckpointingSteps == 0 && step < o.EffectiveMaxTrainSteps)
+            if (step % o.CheckpointingSteps == 0)                                         // as diffusers: the last step too
                 store.Save(step, current, dir => SaveCheckpoint(dir, pipe, trainable, optimizer, scaler, orderRng, generators), o.CheckpointsTotalLimit);
             if (o.ValidationPrompt is not null && step % o.ValidationSteps == 0 && step < o.EffectiveMaxTrainSteps)
                 Validation.Run(pipe, o, seed, step, textEncoderTrains: o.TrainTextEncoder);

@@ -135,6 +135,17 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void Train_FinishedRun_ContinuesFromItsFinalCheckpointWithMoreSteps()
+    {
+        var o = Options("extend", 2);
+        Trainer(o).Run();
+        Assert.Equal([2], new CheckpointStore(o.OutputDir).List().Select(c => c.Step));   // the last step is saved too
+        var more = Trainer(o with { MaxTrainSteps = 3, ResumeFromCheckpoint = "latest" }).Run();
+        Assert.Equal(3, more.Steps);
+        Assert.Equal([1, 2, 3], TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)).Select(l => l.Step));
+    }
+
+    [Fact]
     public void Train_NaNLoss_StopsWithClearMessageAndKeepsLastCheckpoint()
     {
         // An absurd learning rate blows the weights up within a few steps.
