@@ -19,7 +19,7 @@ var photos = Arg("--photos", Path.Combine(root, "samples", "dog"));
 int steps = int.Parse(Arg("--steps", "50"), CultureInfo.InvariantCulture);
 int threads = int.Parse(Arg("--threads", "0"), CultureInfo.InvariantCulture);
 var work = Arg("--work", Path.Combine(Path.GetTempPath(), "dreambooth-bench"));
-string[] cases = ["generate", "full", "lora", "lora-8bit-ckpt"];
+string[] cases = ["generate", "full", "lora", "lora-8bit-ckpt", "unet-backward", "unet-backward-ckpt"];
 
 if (argv.Count >= 2 && argv[0] == "--case")
 {
@@ -33,6 +33,23 @@ if (argv.Count >= 2 && argv[0] == "--case")
         var start = Stopwatch.StartNew();
         using var result = pipe.Generate(new GenerationRequest { Prompt = "a photo of sks dog", NumImages = 4, Steps = 20, Seed = 42 });
         rate = 20 / start.Elapsed.TotalSeconds;
+    }
+    else if (name.StartsWith("unet-backward", StringComparison.Ordinal))
+    {
+        // Gradient checkpointing's memory effect: one forward + backward of the UNet at batch 4, 64×64 latents.
+        using var unet = DreamBooth.Models.Unets.UNet2DConditionModel.FromPretrained(Path.Combine(model, "unet"));
+        unet.GradientCheckpointing = name.EndsWith("-ckpt", StringComparison.Ordinal);
+        unet.train();
+        var start = Stopwatch.StartNew();
+        using (var scope = TorchSharp.torch.NewDisposeScope())
+        {
+            var x = TorchSharp.torch.randn(4, 4, 64, 64);
+            var ctx = TorchSharp.torch.randn(4, 77, unet.Config.CrossAttentionDim[0]);
+            var t = TorchSharp.torch.tensor(new long[] { 10, 200, 500, 900 });
+            var loss = unet.forward(x, t, ctx, null).square().mean();
+            Checkpoint.Backward(loss);
+        }
+        rate = 1 / start.Elapsed.TotalSeconds;
     }
     else
     {

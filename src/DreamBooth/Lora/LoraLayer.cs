@@ -2,6 +2,8 @@
 // y = base(x) + Σ_active scaling_a · B_a(A_a(dropout_a(x))), with merge (diffusers' fuse_lora) and unmerge.
 namespace DreamBooth.Lora;
 
+using DreamBooth.Torch;
+
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -176,7 +178,7 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
             var h = x.to(A(adapter).dtype);
             if (s.Dropout > 0) h = functional.dropout(h, s.Dropout, training);
             // peft's order: B(A(x)) first, then × scaling.
-            result = result + (lora_B[adapter].call(down.call(h)) * s.Scaling).to(resultType);
+            result = Ops.Add(result, Ops.Mul(lora_B[adapter].call(down.call(h)), s.Scaling).to(resultType));
         }
         return result.MoveToOuterDisposeScope();
     }

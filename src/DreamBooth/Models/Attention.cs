@@ -3,6 +3,7 @@
 // (group_norm + residual connection on 4-D input).
 namespace DreamBooth.Models;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -70,7 +71,7 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
         output = to_out[1].call(to_out[0].call(output));
 
         if (spatial) output = output.transpose(-1, -2).reshape(b, c, h, w);               // [B, C, H, W]
-        if (residualConnection) output = output + residual;
+        if (residualConnection) output = Ops.Add(output, residual);
         if (rescaleOutputFactor != 1.0) output = output / rescaleOutputFactor;
         return output.MoveToOuterDisposeScope();
     }

@@ -2,6 +2,7 @@
 // (norm_type="layer_norm", activation_fn="geglu", only_cross_attention=False, no positional embeddings, no GLIGEN).
 namespace DreamBooth.Models;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -38,9 +39,9 @@ public sealed class BasicTransformerBlock : Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates)
     {
         using var scope = NewDisposeScope();
-        var h = attn1.call(norm1.call(hiddenStates), null) + hiddenStates;
-        h = attn2.call(norm2.call(h), encoderHiddenStates) + h;
-        h = ff.call(norm3.call(h)) + h;
+        var h = Ops.Add(attn1.call(norm1.call(hiddenStates), null), hiddenStates);
+        h = Ops.Add(attn2.call(norm2.call(h), encoderHiddenStates), h);
+        h = Ops.Add(ff.call(norm3.call(h)), h);
         return h.MoveToOuterDisposeScope();
     }
 }

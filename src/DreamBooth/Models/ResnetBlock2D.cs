@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/resnet.py::ResnetBlock2D (time_embedding_norm="default", swish).
 namespace DreamBooth.Models;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using Modules = TorchSharp.Modules;
@@ -40,10 +41,10 @@ public sealed class ResnetBlock2D : Module<Tensor, Tensor?, Tensor>
         using var scope = NewDisposeScope();
         var h = conv1.call(functional.silu(norm1.call(input)));                          // [B, out, H, W]
         if (time_emb_proj is not null && temb is not null)
-            h = h + time_emb_proj.call(functional.silu(temb))[.., .., TensorIndex.None, TensorIndex.None];
+            h = Ops.Add(h, time_emb_proj.call(functional.silu(temb))[.., .., TensorIndex.None, TensorIndex.None]);
         h = conv2.call(dropout.call(functional.silu(norm2.call(h))));
         var skip = conv_shortcut is null ? input : conv_shortcut.call(input);
-        var output = skip + h;
+        var output = Ops.Add(skip, h);
         if (outputScaleFactor != 1.0) output = output / outputScaleFactor;
         return output.MoveToOuterDisposeScope();
     }

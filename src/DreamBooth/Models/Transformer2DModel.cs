@@ -2,6 +2,7 @@
 // (continuous input only, norm_type="layer_norm": what the SD 1.x/2.x/XL UNets use).
 namespace DreamBooth.Models;
 
+using DreamBooth.Torch;
 using DreamBooth.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -76,6 +77,6 @@ public sealed class Transformer2DModel : Module<Tensor, Tensor?, Tensor>, ICheck
             x = x.reshape(b, h, w, x.shape[2]).permute(0, 3, 1, 2).contiguous();      // [B, inner, H, W]
             x = proj_out.call(x);                                                      // [B, C, H, W]
         }
-        return (x + hiddenStates).MoveToOuterDisposeScope();
+        return Ops.Add(x, hiddenStates).MoveToOuterDisposeScope();
     }
 }

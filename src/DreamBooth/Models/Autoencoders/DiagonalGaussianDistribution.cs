@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/autoencoders/vae.py::DiagonalGaussianDistribution (deterministic=False).
 namespace DreamBooth.Models.Autoencoders;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -40,7 +41,7 @@ public sealed class DiagonalGaussianDistribution : IDisposable
         var device = Parameters.device;
         var randDevice = generator is not null && generator.device.type == DeviceType.CPU ? CPU : device;
         var eps = randn(Mean.shape, dtype: Parameters.dtype, device: randDevice, generator: generator).to(device);
-        return (Mean + Std * eps).MoveToOuterDisposeScope();
+        return Ops.Add(Mean, Std * eps).MoveToOuterDisposeScope();
     }
 
     /// <summary>The distribution's mode, i.e. its mean (a new reference the caller may dispose).</summary>

@@ -1,6 +1,7 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPAttention (eager path)
 namespace DreamBooth.Models.Clip;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -46,7 +47,7 @@ public sealed class CLIPAttention : Module<Tensor, Tensor, Tensor>
         var k = SplitHeads(k_proj.call(hiddenStates), b, t);                // [B, heads, T, d]
         var v = SplitHeads(v_proj.call(hiddenStates), b, t);                // [B, heads, T, d]
 
-        var weights = q.matmul(k.transpose(-1, -2)) + attentionMask;        // [B, heads, T, T]
+        var weights = Ops.Add(q.matmul(k.transpose(-1, -2)), attentionMask);        // [B, heads, T, T]
         var probs = functional.softmax(weights, -1);
         if (dropout > 0) probs = functional.dropout(probs, dropout, training);
         var output = probs.matmul(v)                                        // [B, heads, T, d]

@@ -1,6 +1,7 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPEncoderLayer
 namespace DreamBooth.Models.Clip;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -27,8 +28,8 @@ public sealed class CLIPEncoderLayer : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hiddenStates, Tensor attentionMask)
     {
         using var scope = NewDisposeScope();
-        var h = hiddenStates + self_attn.call(layer_norm1.call(hiddenStates), attentionMask);
-        h = h + mlp.call(layer_norm2.call(h));
+        var h = Ops.Add(hiddenStates, self_attn.call(layer_norm1.call(hiddenStates), attentionMask));
+        h = Ops.Add(h, mlp.call(layer_norm2.call(h)));
         return h.MoveToOuterDisposeScope();                                  // [B, T, C]
     }
 }

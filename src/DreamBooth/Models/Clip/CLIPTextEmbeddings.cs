@@ -1,6 +1,7 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPTextEmbeddings
 namespace DreamBooth.Models.Clip;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -32,7 +33,7 @@ public sealed class CLIPTextEmbeddings : Module<Tensor, Tensor>
                 $"The text encoder takes at most {maxPositions} tokens per sequence, got {seqLength} (truncate the tokenized prompt).");
         using var scope = NewDisposeScope();
         var positionIds = arange(seqLength, ScalarType.Int64, inputIds.device).unsqueeze(0);   // [1, T]
-        var embeddings = token_embedding.call(inputIds) + position_embedding.call(positionIds);  // [B, T, hidden]
+        var embeddings = Ops.Add(token_embedding.call(inputIds), position_embedding.call(positionIds));  // [B, T, hidden]
         return embeddings.MoveToOuterDisposeScope();
     }
 }

@@ -2,6 +2,7 @@
 // SD 1.x, 2.x and XL use (see UNet2DConditionConfig for the options that are refused).
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using DreamBooth.Loading;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -170,7 +171,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
 
         if (Config.CenterInputSample) sample = 2 * sample - 1.0;
         var emb = TimeEmbedding(sample, timestep);                                            // [B, temb]
-        if (add_embedding is not null) emb = emb + AddedEmbedding(emb, addedCond);
+        if (add_embedding is not null) emb = Ops.Add(emb, AddedEmbedding(emb, addedCond));
 
         var h = conv_in.call(sample);                                                         // [B, C0, H, W]
         var skips = new List<Tensor> { h };
