@@ -25,6 +25,14 @@ public sealed class EnvCommand(IAnsiConsole console) : Command<CommonSettings>
         table.AddRow("device", device.ToString());
         table.AddRow("threads", torch.get_num_threads().ToString());
         table.AddRow("tensor check", probe.sum().item<float>() == 8f ? "ok" : "[red]wrong result[/]");
+        table.AddRow("CPU", Markup.Escape(CpuInfo.Model));
+        table.AddRow("CPU ISA", Markup.Escape(CpuInfo.Isa));
+        table.AddRow("oneDNN", NativeContext.OneDnnEnabled ? $"on ({NativeContext.OneDnnVariable}=1)" : $"off (faster here; {NativeContext.OneDnnVariable}=1 turns it on)");
+        foreach (var dtype in new[] { torch.ScalarType.Float32, torch.ScalarType.BFloat16 })
+        {
+            var check = KernelCheck.Run(device, dtype);
+            table.AddRow($"kernel self-check {TorchRuntime.DtypeName(dtype)}", check.Passed ? Markup.Escape(check.Summary) : $"[red]{Markup.Escape(check.Summary)}[/]");
+        }
         console.Write(table);
         return 0;
     }

@@ -26,6 +26,7 @@ public static class TorchRuntime
                 throw new DreamBoothException("Cannot start the tensor engine: " + NativeLoadReason(), e);
             }
             started = true;
+            NativeContext.ApplyDefaults();
         }
     }
 
@@ -69,6 +70,15 @@ public static class TorchRuntime
         "fp16" or "float16" or "half" => torch.ScalarType.Float16,
         "bf16" or "bfloat16" => torch.ScalarType.BFloat16,
         _ => throw new DreamBoothException($"Unknown dtype '{text}': use fp32, fp16 or bf16."),
+    };
+
+    /// <summary>The short name ParseDtype reads back: fp32, fp16, bf16.</summary>
+    public static string DtypeName(torch.ScalarType dtype) => dtype switch
+    {
+        torch.ScalarType.Float32 => "fp32",
+        torch.ScalarType.Float16 => "fp16",
+        torch.ScalarType.BFloat16 => "bf16",
+        _ => dtype.ToString(),
     };
 
     // Ask the OS loader directly: its dlerror text says which symbol version or file is missing.

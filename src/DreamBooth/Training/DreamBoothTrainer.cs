@@ -45,6 +45,10 @@ public sealed class DreamBoothTrainer
         // Seed first: LoRA initialisation and dropout draw from torch's global generator (diffusers' set_seed).
         torch.manual_seed((long)(seed & long.MaxValue));
         var frozenDtype = o.MixedPrecision switch { "fp16" => ScalarType.Float16, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float32 };
+        // Wrong kernels would train silently on garbage gradients: check them in each dtype the step uses.
+        foreach (var dtype in new[] { ScalarType.Float32, frozenDtype }.Distinct())
+            if (KernelCheck.EnsureCorrect(device, dtype).WorkaroundApplied)
+                warn($"oneDNN computed wrong {TorchRuntime.DtypeName(dtype)} gradients on this CPU ({CpuInfo.Isa}); it is switched off for this run.");
 
         // 1. Models. Everything loads in fp32; frozen parts then move to the mixed-precision dtype.
         progress?.Report(new TrainProgress(0, o.EffectiveMaxTrainSteps, double.NaN, 0, 0, 0, "loading model"));
