@@ -95,6 +95,12 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         public double? LoraDropout { get; init; }
         [CommandOption("--lora-target-modules <LIST>")][Description("Comma-separated module names (default to_q,to_k,to_v,to_out.0).")]
         public string? LoraTargetModules { get; init; }
+        [CommandOption("--init-lora-weights <INIT>")][Description("How LoRA's A matrices start: gaussian (default, as diffusers' DreamBooth LoRA scripts) or default (peft's kaiming-uniform).")]
+        public string? InitLoraWeights { get; init; }
+        [CommandOption("--attention <KERNEL>")][Description("UNet attention kernel: sdpa (default; fused, lean) or math (diffusers' AttnProcessor: the arithmetic of diffusers' scripts on PyTorch 1.x, more memory).")]
+        public string? Attention { get; init; }
+        [CommandOption("--sort-files")][Description("Take images sorted by name instead of in directory order (diffusers' order).")]
+        public bool? SortFiles { get; init; }
         [CommandOption("--save-kohya")][Description("Also write the LoRA in kohya/A1111 naming.")]
         public bool? SaveKohya { get; init; }
         [CommandOption("--cache-latents")][Description("Encode every image with the VAE once, before training, instead of every step.")]
@@ -190,6 +196,9 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         LoraDropout = s.LoraDropout ?? o.LoraDropout,
         LoraTargetModules = s.LoraTargetModules?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? o.LoraTargetModules,
         SaveKohya = s.SaveKohya ?? o.SaveKohya,
+        InitLoraWeights = s.InitLoraWeights ?? o.InitLoraWeights,
+        SortFiles = s.SortFiles ?? o.SortFiles,
+        Attention = s.Attention ?? o.Attention,
         SkipBadImages = s.SkipBadImages ?? o.SkipBadImages,
         CacheLatents = s.CacheLatents ?? o.CacheLatents,
     };

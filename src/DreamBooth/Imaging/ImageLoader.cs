@@ -39,16 +39,17 @@ public static class ImageLoader
         SupportedExtensions.Contains(System.IO.Path.GetExtension(path).ToLowerInvariant());
 
     /// <summary>
-    /// The supported image files directly in <paramref name="dir"/>, in ordinal name order (diffusers takes
-    /// <c>Path.iterdir()</c> order, which depends on the file system); other entries go to <paramref name="skipped"/>
+    /// The supported image files directly in <paramref name="dir"/>; other entries go to <paramref name="skipped"/>
     /// for the caller to warn about.
     /// </summary>
-    public static IReadOnlyList<string> ListImages(string dir, out IReadOnlyList<string> skipped)
+    /// <param name="sorted">By name (ordinal); false keeps the directory's own order, as Python's <c>Path.iterdir()</c>.</param>
+    public static IReadOnlyList<string> ListImages(string dir, out IReadOnlyList<string> skipped, bool sorted = true)
     {
         if (!Directory.Exists(dir)) throw new DreamBoothException($"{dir}: no such directory.");
         var images = new List<string>();
         var other = new List<string>();
-        foreach (var path in Directory.EnumerateFileSystemEntries(dir).OrderBy(System.IO.Path.GetFileName, StringComparer.Ordinal))
+        var entries = Directory.EnumerateFileSystemEntries(dir);
+        foreach (var path in sorted ? entries.OrderBy(System.IO.Path.GetFileName, StringComparer.Ordinal) : entries)
             (File.Exists(path) && IsSupported(path) ? images : other).Add(path);
         skipped = other;
         return images;

@@ -29,6 +29,9 @@ public sealed record TrainTransformOptions(int Resolution = 512, bool CenterCrop
 /// <param name="CropTopLeft">(top, left) of the crop in the resized image.</param>
 public sealed record TrainSample(Tensor Pixels, (int Height, int Width) OriginalSize, (int Top, int Left) CropTopLeft, bool Flipped);
 
+/// <summary>The random part of one transform: flip left-right, then crop at (top, left) of the resized image.</summary>
+public sealed record CropChoice(bool Flip, int Top, int Left);
+
 /// <summary>
 /// The DreamBooth image transform. Random choices use a torch <see cref="Generator"/> (or torch's global generator
 /// when null) exactly as torchvision draws them: the flip is <c>torch.rand(1) &lt; 0.5</c> (RandomHorizontalFlip),
@@ -48,20 +51,44 @@ public sealed class TrainTransforms
     /// <summary>Loads <paramref name="path"/> (EXIF-upright RGB) and transforms it.</summary>
     public TrainSample Apply(string path, Generator? generator = null) => Apply(ImageLoader.Load(path), generator);
 
-    public TrainSample Apply(RgbImage image, Generator? generator = null)
+    public TrainSample Apply(RgbImage image, Generator? generator = null) => Apply(image, Choose(image, generator));
+
+    /// <summary>
+    /// Draws the random choices for <paramref name="image"/> (flip, then crop), as torchvision draws them. Kept apart from
+    /// <see cref="Apply(RgbImage, CropChoice)"/> so a resumed run can redo an already-drawn batch without drawing again.
+    /// </summary>
+    public CropChoice Choose(RgbImage image, Generator? generator = null)
     {
         var size = Options.Resolution;
-        var resized = ResizeShorterSide(image, size);
+        var (height, width) = ResizedSize(image, size);
         var flip = Options.Flip switch
         {
             FlipMode.Always => true,
             FlipMode.Random => DrawUnit(generator) < 0.5,
             _ => false,
         };
-        if (flip) resized = resized.FlipHorizontal();
-        var (top, left) = Options.CenterCrop ? CenterCropOffsets(resized.Height, resized.Width, size) : RandomCropOffsets(resized.Height, resized.Width, size, generator);
+        var (top, left) = Options.CenterCrop ? CenterCropOffsets(height, width, size) : RandomCropOffsets(height, width, size, generator);
+        return new CropChoice(flip, top, left);
+    }
+
+    /// <summary>Resize, flip and crop as <paramref name="choice"/> says; draws nothing.</summary>
+    public TrainSample Apply(RgbImage image, CropChoice choice)
+    {
+        var size = Options.Resolution;
+        var resized = ResizeShorterSide(image, size);
+        if (choice.Flip) resized = resized.FlipHorizontal();
+        var (top, left) = (choice.Top, choice.Left);
         var cropped = top == 0 && left == 0 && resized.Width == size && resized.Height == size ? resized : resized.Crop(left, top, size, size);
-        return new TrainSample(cropped.ToTensor(normalize: true), (image.Height, image.Width), (top, left), flip);
+        return new TrainSample(cropped.ToTensor(normalize: true), (image.Height, image.Width), (top, left), choice.Flip);
+    }
+
+    // The (height, width) ResizeShorterSide gives.
+    private static (int Height, int Width) ResizedSize(RgbImage image, int size)
+    {
+        var (w, h) = (image.Width, image.Height);
+        var (shortSide, longSide) = w <= h ? (w, h) : (h, w);
+        var newLong = (int)((double)size * longSide / shortSide);
+        return w <= h ? (newLong, size) : (size, newLong);
     }
 
     /// <summary>
@@ -70,11 +97,8 @@ public sealed class TrainTransforms
     /// </summary>
     public static RgbImage ResizeShorterSide(RgbImage image, int size)
     {
-        var (w, h) = (image.Width, image.Height);
-        var (shortSide, longSide) = w <= h ? (w, h) : (h, w);
-        var newLong = (int)((double)size * longSide / shortSide);
-        var (newW, newH) = w <= h ? (size, newLong) : (newLong, size);
-        return newW == w && newH == h ? image : PilResize.Bilinear(image, newW, newH);
+        var (newH, newW) = ResizedSize(image, size);
+        return newW == image.Width && newH == image.Height ? image : PilResize.Bilinear(image, newW, newH);
     }
 
     /// <summary>torchvision center_crop offsets: <c>int(round((h - th) / 2.0))</c>; Python rounds halves to even, as does Math.Round.</summary>

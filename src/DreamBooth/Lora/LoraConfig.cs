@@ -3,6 +3,16 @@ namespace DreamBooth.Lora;
 
 using static TorchSharp.torch;
 
+/// <summary>peft's <c>init_lora_weights</c>: how A starts (B always starts at zero).</summary>
+public enum LoraInit
+{
+    /// <summary>peft's default (<c>True</c>): kaiming-uniform with a = √5, like nn.Linear.</summary>
+    Kaiming,
+
+    /// <summary><c>"gaussian"</c>: N(0, 1/r), as diffusers' DreamBooth LoRA scripts ask.</summary>
+    Gaussian,
+}
+
 /// <summary>How <see cref="LoraInjector.Inject"/> adds an adapter.</summary>
 public sealed record LoraConfig
 {
@@ -20,6 +30,9 @@ public sealed record LoraConfig
     /// (diffusers' DreamBooth LoRA scripts use to_q, to_k, to_v, to_out.0; text encoders q_proj, k_proj, v_proj, out_proj).
     /// </summary>
     public IReadOnlyList<string> TargetModules { get; init; } = ["to_q", "to_k", "to_v", "to_out.0"];
+
+    /// <summary>Initialisation of A (peft's <c>init_lora_weights</c>).</summary>
+    public LoraInit Init { get; init; } = LoraInit.Kaiming;
 
     /// <summary>rsLoRA: scale Alpha / √Rank instead of Alpha / Rank.</summary>
     public bool UseRsLora { get; init; }

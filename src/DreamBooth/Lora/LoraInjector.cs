@@ -31,7 +31,7 @@ public static class LoraInjector
         var all = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         foreach (var (path, _) in matches) CheckWrappable(model, path, all);   // all or nothing
         foreach (var (path, _) in matches)
-            Wrap(model, path, all).AddAdapter(adapterName, settings, config.Dtype);
+            Wrap(model, path, all).AddAdapter(adapterName, settings, config.Dtype, config.Init);
         if (config.FreezeBaseModel) LoraModel.FreezeAllButAdapters(model);
         return [.. matches.Select(m => m.Path)];
     }

@@ -65,9 +65,12 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
     /// <summary>Adapters whose weights are currently merged into the base weight, with the factor used.</summary>
     public IReadOnlyList<(string Adapter, double Factor)> Merged => merged;
 
-    /// <summary>Adds an adapter: A kaiming-uniform(a=√5) like peft, B zeros (so the layer starts unchanged).</summary>
+    /// <summary>
+    /// Adds an adapter with B zeros (so the layer starts unchanged) and A initialised as peft does: kaiming-uniform
+    /// (a=√5), or N(0, 1/r) for <see cref="LoraInit.Gaussian"/>.
+    /// </summary>
     /// <param name="dtype">Adapter dtype (default: the base weight's); e.g. float32 adapters on a float16 model.</param>
-    public void AddAdapter(string adapter, LoraAdapterSettings adapterSettings, ScalarType? dtype = null)
+    public void AddAdapter(string adapter, LoraAdapterSettings adapterSettings, ScalarType? dtype = null, LoraInit init = LoraInit.Kaiming)
     {
         if (string.IsNullOrEmpty(adapter) || adapter.Contains('.', StringComparison.Ordinal))
             throw new DreamBoothException($"LoRA adapter name '{adapter}' must be non-empty and contain no '.'.");
@@ -75,11 +78,14 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
         if (adapterSettings.Rank < 1) throw new DreamBoothException($"LoRA rank must be at least 1, not {adapterSettings.Rank}.");
         var device = BaseWeight.device;
         var type = dtype ?? BaseWeight.dtype;
+        // Building the pair runs the layers' default initialisation (A, then B) from torch's global generator, as
+        // peft's nn.Linear/nn.Conv2d do; A is then drawn again, so the generator advances exactly as in peft.
         var (down, up) = CreatePair(adapterSettings.Rank, device, type);
         if (device.type != DeviceType.META)
         {
             using var noGrad = no_grad();
-            nn.init.kaiming_uniform_(WeightOf(down), a: Math.Sqrt(5));
+            if (init == LoraInit.Gaussian) nn.init.normal_(WeightOf(down), 0, 1.0 / adapterSettings.Rank);
+            else nn.init.kaiming_uniform_(WeightOf(down), a: Math.Sqrt(5));
             WeightOf(up).zero_();
         }
         // ModuleDict only registers its entries once; later additions are registered by hand.

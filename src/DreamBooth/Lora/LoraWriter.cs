@@ -11,7 +11,7 @@ using Modules = TorchSharp.Modules;
 
 public enum LoraFileFormat
 {
-    /// <summary><c>unet.&lt;module&gt;.lora.down.weight</c> / <c>.lora.up.weight</c>, <c>text_encoder[_2].</c> for text encoders.</summary>
+    /// <summary><c>unet.&lt;module&gt;.lora.down.weight</c> / <c>.lora.up.weight</c>; <c>text_encoder[_2].&lt;module&gt;.lora_linear_layer.down.weight</c> for the text encoders' attention projections.</summary>
     Diffusers,
 
     /// <summary><c>lora_unet_&lt;module with _&gt;.lora_down.weight</c> / <c>.lora_up.weight</c> / <c>.alpha</c> (int64 scalar),
@@ -53,9 +53,9 @@ public static class LoraWriter
                 var (a, b) = (layer.A(adapterName).detach(), layer.B(adapterName).detach());
                 if (format == LoraFileFormat.Diffusers)
                 {
-                    var prefix = $"{DiffusersPrefix(component)}.{module}";
-                    tensors[$"{prefix}.lora.down.weight"] = a;
-                    tensors[$"{prefix}.lora.up.weight"] = b;
+                    var prefix = $"{DiffusersPrefix(component)}.{module}.{DiffusersLoraName(module)}";
+                    tensors[$"{prefix}.down.weight"] = a;
+                    tensors[$"{prefix}.up.weight"] = b;
                 }
                 else
                 {
@@ -91,6 +91,10 @@ public static class LoraWriter
         LoraComponent.TextEncoder => "text_encoder",
         _ => "text_encoder_2",
     };
+
+    // diffusers' convert_state_dict_to_diffusers: CLIP attention projections become "lora_linear_layer", the rest "lora".
+    private static string DiffusersLoraName(string module) =>
+        module.Split('.')[^1] is "q_proj" or "k_proj" or "v_proj" or "out_proj" ? "lora_linear_layer" : "lora";
 
     private static string KohyaPrefix(LoraComponent c, bool twoEncoders) => c switch
     {

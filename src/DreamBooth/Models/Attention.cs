@@ -1,5 +1,5 @@
 // Mirrors diffusers src/diffusers/models/attention_processor.py::Attention with AttnProcessor2_0
-// (scaled_dot_product_attention). Covers the UNet's self/cross attention and the VAE's mid-block attention
+// (scaled_dot_product_attention) or, with AttentionKernel.Math, AttnProcessor (baddbmm, softmax, bmm). Covers the UNet's self/cross attention and the VAE's mid-block attention
 // (group_norm + residual connection on 4-D input).
 namespace DreamBooth.Models;
 
@@ -8,6 +8,19 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
+
+/// <summary>Which kernel computes softmax(Q·Kᵀ/√d)·V.</summary>
+public enum AttentionKernel
+{
+    /// <summary>libtorch's fused scaled_dot_product_attention (diffusers' AttnProcessor2_0 on PyTorch ≥ 2): no score matrix kept.</summary>
+    Sdpa,
+
+    /// <summary>
+    /// diffusers' AttnProcessor (PyTorch &lt; 2): baddbmm with the scale, softmax, bmm. The arithmetic of the reference
+    /// training runs; it materialises the B·heads·N·M score matrix, so it needs more memory at full size.
+    /// </summary>
+    Math,
+}
 
 /// <summary>Multi-head scaled-dot-product attention: self-attention, or cross-attention on a context (the text) when one is passed.</summary>
 public sealed class Attention : Module<Tensor, Tensor?, Tensor>
@@ -65,8 +78,7 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
         var dtype = q.dtype;
         if (upcast && dtype != ScalarType.Float32)
             (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
-        var attn = (SliceSize is int slice ? Sliced(q, k, v, slice) : functional.scaled_dot_product_attention(q, k, v, null, 0.0, false))
-            .to(dtype);                                                                     // [B, heads, N, d]
+        var attn = (SliceSize is int slice ? Sliced(q, k, v, slice, Kernel) : Attend(q, k, v, Kernel)).to(dtype);   // [B, heads, N, d]
         var output = attn.transpose(1, 2).reshape(b, -1, attn.shape[1] * attn.shape[3]);  // [B, N, heads·d]
         output = to_out[1].call(to_out[0].call(output));
 
@@ -82,6 +94,16 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
     /// </summary>
     public int? SliceSize { get; set; }
 
+    /// <summary>The attention kernel (default <see cref="AttentionKernel.Sdpa"/>).</summary>
+    public AttentionKernel Kernel { get; set; }
+
+    /// <summary>Sets <see cref="Kernel"/> on every Attention inside <paramref name="model"/>.</summary>
+    public static void SetKernel(nn.Module model, AttentionKernel kernel)
+    {
+        foreach (var (_, module) in model.named_modules())
+            if (module is Attention attention) attention.Kernel = kernel;
+    }
+
     /// <summary>Sets <see cref="SliceSize"/> on every Attention inside <paramref name="model"/> (null turns slicing off).</summary>
     public static void SetSlicing(nn.Module model, int? sliceSize)
     {
@@ -90,7 +112,7 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
             if (module is Attention attention) attention.SliceSize = sliceSize;
     }
 
-    private static Tensor Sliced(Tensor q, Tensor k, Tensor v, int slice)
+    private static Tensor Sliced(Tensor q, Tensor k, Tensor v, int slice, AttentionKernel kernel)
     {
         long b = q.shape[0], h = q.shape[1];
         var (q2, k2, v2) = (q.reshape(b * h, q.shape[2], q.shape[3]), k.reshape(b * h, k.shape[2], k.shape[3]), v.reshape(b * h, v.shape[2], v.shape[3]));
@@ -98,9 +120,24 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
         for (long start = 0; start < b * h; start += slice)
         {
             long n = Math.Min(slice, b * h - start);
-            parts.Add(functional.scaled_dot_product_attention(q2.narrow(0, start, n), k2.narrow(0, start, n), v2.narrow(0, start, n), null, 0.0, false));
+            parts.Add(Attend(q2.narrow(0, start, n), k2.narrow(0, start, n), v2.narrow(0, start, n), kernel));
         }
         return cat(parts.ToArray()).reshape(b, h, q.shape[2], v.shape[3]);
+    }
+
+    // q [..., N, d], k and v [..., M, d] → [..., N, d].
+    private static Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionKernel kernel)
+    {
+        if (kernel == AttentionKernel.Sdpa) return functional.scaled_dot_product_attention(q, k, v, null, 0.0, false);
+        var lead = q.shape[..^2];
+        long n = q.shape[^2], m = k.shape[^2], d = q.shape[^1];
+        var q3 = q.reshape(-1, n, d);                                                      // [B·heads, N, d]
+        var k3 = k.reshape(-1, m, d);
+        var v3 = v.reshape(-1, m, v.shape[^1]);
+        // AttnProcessor.get_attention_scores: baddbmm(empty, q, kᵀ, beta=0, alpha=scale), softmax in the input dtype.
+        using var empty = torch.empty([q3.shape[0], n, m], q3.dtype, q3.device);
+        var probs = Ops.Baddbmm(empty, q3, k3.transpose(1, 2), 0, 1.0 / Math.Sqrt(d)).softmax(-1);   // [B·heads, N, M]
+        return probs.bmm(v3).reshape([.. lead, n, v.shape[^1]]);
     }
 
     private Tensor SplitHeads(Tensor t) => t.view(t.shape[0], t.shape[1], heads, -1).transpose(1, 2);

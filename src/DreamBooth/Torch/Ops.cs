@@ -22,4 +22,12 @@ public static class Ops
         using var scalar = s.ToScalar();
         return t.mul(scalar);
     }
+
+    /// <summary>
+    /// torch.baddbmm(input, batch1, batch2, beta, alpha) = beta·input + alpha·(batch1 @ batch2). TorchSharp 0.107 hands
+    /// its arguments to libtorch in another order than their names say (both its static and instance forms); this
+    /// call is arranged so libtorch receives them in PyTorch's order (checked by OpsTests against alpha·bmm).
+    /// </summary>
+    public static Tensor Baddbmm(Tensor input, Tensor batch1, Tensor batch2, double beta, double alpha) =>
+        batch1.baddbmm(batch2, input, (float)beta, (float)alpha);
 }

@@ -3,9 +3,6 @@ namespace DreamBooth.Training;
 using System.Globalization;
 using System.Text.Json;
 
-/// <summary>Where the loop stands: enough, with the RNG and optimizer files, to continue bit-for-bit.</summary>
-public sealed record TrainerState(int GlobalStep, int Epoch, int Position, int[] Order, ulong Seed, string Method);
-
 /// <summary>
 /// OUTPUT/checkpoint-STEP folders, written atomically: everything goes to a temporary sibling that is renamed
 /// into place last, so a crash (or kill -9) mid-save never leaves a checkpoint that looks complete.

@@ -1,32 +1,36 @@
 namespace DreamBooth.Training;
 
+using DreamBooth.Imaging;
 using DreamBooth.Models.Autoencoders;
 using static TorchSharp.torch;
 
 /// <summary>
 /// --cache-latents: every image goes through the frozen VAE once, before training; each step then samples from the
 /// stored latent distribution (mean + std · noise) instead of running the encoder. Augmentations (random crop/flip)
-/// are drawn once, from their own seeded generator, so a resumed run sees the same cache.
+/// are drawn once, from torch's global generator right after the adapters are initialised, so a resumed run (which
+/// seeds and initialises the same way before restoring its checkpoint) builds the same cache.
 /// </summary>
 internal sealed class LatentCache : IDisposable
 {
     private readonly Dictionary<(bool IsClass, int Index), (Tensor Mean, Tensor Std, TrainImage Image)> entries = [];
 
-    public LatentCache(DreamBoothDataset data, AutoencoderKL vae, ScalarType dtype, ulong seed)
+    public LatentCache(DreamBoothDataset data, AutoencoderKL vae, ScalarType dtype)
     {
-        using var generator = Torch.Rng.CpuGenerator(seed + 2);
         using var noGrad = no_grad();
         foreach (var (isClass, count) in new[] { (false, data.InstanceCount), (true, data.ClassCount) })
             for (int i = 0; i < count; i++)
             {
                 using var scope = NewDisposeScope();
-                var image = data.Image(isClass, i, generator);
+                var image = data.Image(isClass, i, null);
                 using var dist = vae.Encode(image.Pixels.unsqueeze(0).to(dtype));
                 var mean = dist.Mean.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
                 var std = dist.Std.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
                 entries[(isClass, i)] = (mean, std, image with { Pixels = empty(0) });
             }
     }
+
+    /// <summary>What the data loader draws per example when latents are cached: nothing.</summary>
+    public ExampleChoice Choice { get; } = new(new CropChoice(false, 0, 0), null);
 
     /// <summary>The stored distributions of [instances…, classes…] of a batch, and their image facts.</summary>
     public (Tensor Mean, Tensor Std, List<TrainImage> Instances, List<TrainImage> Classes) Batch(DreamBoothDataset data, int[] batch, bool prior)

@@ -2,40 +2,22 @@ namespace DreamBooth.Training;
 
 using System.Text.Json;
 using DreamBooth.IO;
-using TorchSharp;
 using static TorchSharp.torch;
 
-/// <summary>A snapshot of the random generators a training run draws from, for exact resume: torch's default CPU
-/// generator (torch.get_rng_state: mt19937 state plus the cached normal sample), optional named torch generators
-/// (e.g. the one drawing noise and timesteps) and the data-order <see cref="ResumableRandom"/>.</summary>
-public sealed record RngState(byte[] TorchCpu, IReadOnlyDictionary<string, byte[]> Generators, ulong[]? DataOrder)
+/// <summary>A snapshot of torch's global CPU generator (torch.get_rng_state: the mt19937 state plus the cached normal
+/// samples), from which a training run draws everything, for exact resume.</summary>
+public sealed record RngState(byte[] TorchCpu)
 {
-    /// <summary>Captures the default CPU generator, the given generators and the data-order RNG.</summary>
-    public static RngState Capture(ResumableRandom? dataOrder = null, IReadOnlyDictionary<string, Generator>? generators = null)
+    public static RngState Capture()
     {
         using var state = get_rng_state();
-        var named = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var (name, g) in generators ?? new Dictionary<string, Generator>())
-        {
-            using var s = g.get_state();
-            named[name] = Bytes(s);
-        }
-        return new RngState(Bytes(state), named, dataOrder?.GetState());
+        return new RngState(state.contiguous().data<byte>().ToArray());
     }
 
-    /// <summary>Puts every captured generator back; each generator passed must have been captured under its name.</summary>
-    public void Restore(ResumableRandom? dataOrder = null, IReadOnlyDictionary<string, Generator>? generators = null)
+    public void Restore()
     {
-        using (var state = FromBytes(TorchCpu)) set_rng_state(state);
-        foreach (var (name, g) in generators ?? new Dictionary<string, Generator>())
-        {
-            if (!Generators.TryGetValue(name, out var bytes))
-                throw new DreamBoothException($"The saved RNG state has no generator '{name}' (saved: {string.Join(", ", Generators.Keys)}).");
-            using var s = FromBytes(bytes);
-            g.set_state(s);
-        }
-        if (dataOrder is not null)
-            dataOrder.SetState(DataOrder ?? throw new DreamBoothException("The saved RNG state has no data-order state."));
+        using var state = tensor(TorchCpu, ScalarType.Byte);
+        set_rng_state(state);
     }
 
     /// <summary>Writes the snapshot as JSON (atomically).</summary>
@@ -45,8 +27,8 @@ public sealed record RngState(byte[] TorchCpu, IReadOnlyDictionary<string, byte[
     {
         try
         {
-            return JsonSerializer.Deserialize<RngState>(File.ReadAllText(path))
-                ?? throw new DreamBoothException($"{path}: empty RNG state.");
+            var state = JsonSerializer.Deserialize<RngState>(File.ReadAllText(path));
+            return state?.TorchCpu is { Length: > 0 } ? state : throw new DreamBoothException($"{path}: empty RNG state.");
         }
         catch (JsonException e)
         {
@@ -57,8 +39,4 @@ public sealed record RngState(byte[] TorchCpu, IReadOnlyDictionary<string, byte[
             throw new DreamBoothException($"Cannot read RNG state {path}: {e.Message}", e);
         }
     }
-
-    private static byte[] Bytes(Tensor state) => state.contiguous().data<byte>().ToArray();
-
-    private static Tensor FromBytes(byte[] bytes) => tensor(bytes, ScalarType.Byte);
 }

@@ -67,6 +67,13 @@ public sealed record TrainOptions
     [JsonPropertyName("lora_alpha")] public double? LoraAlpha { get; init; }
     [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; }
     [JsonPropertyName("lora_target_modules")] public IReadOnlyList<string> LoraTargetModules { get; init; } = ["to_q", "to_k", "to_v", "to_out.0"];
+    /// <summary>peft's init_lora_weights: "gaussian" (diffusers' DreamBooth LoRA scripts) or "default" (kaiming-uniform).</summary>
+    [JsonPropertyName("init_lora_weights")] public string InitLoraWeights { get; init; } = "gaussian";
+    /// <summary>UNet attention kernel: "sdpa" (libtorch's fused kernel, lean) or "math" (diffusers' AttnProcessor: the
+    /// reference runs' arithmetic, more memory at full size).</summary>
+    [JsonPropertyName("attention")] public string Attention { get; init; } = "sdpa";
+    /// <summary>Take image files sorted by name instead of in directory order (the scripts' Path.iterdir()).</summary>
+    [JsonPropertyName("sort_files")] public bool SortFiles { get; init; }
     [JsonPropertyName("save_kohya")] public bool SaveKohya { get; init; }
     [JsonPropertyName("cache_latents")] public bool CacheLatents { get; init; }
     /// <summary>Skip unreadable instance/class images with a warning instead of stopping before training.</summary>
@@ -110,6 +117,8 @@ public sealed record TrainOptions
         Require(MaxGradNorm > 0, "--max-grad-norm must be positive.");
         Require(Rank >= 1, "--rank must be at least 1.");
         Require(LoraAlpha is null || LoraAlpha > 0 && double.IsFinite(LoraAlpha.Value), $"--lora-alpha must be positive, not {LoraAlpha}.");
+        Require(Attention is "sdpa" or "math", $"--attention must be sdpa or math, not '{Attention}'.");
+        Require(InitLoraWeights is "gaussian" or "default", $"--init-lora-weights must be gaussian or default, not '{InitLoraWeights}'.");
         Require(MixedPrecision is "no" or "fp16" or "bf16", $"--mixed-precision must be no, fp16 or bf16, not '{MixedPrecision}'.");
         Require(ValidationSteps >= 1, "--validation-steps must be at least 1.");
         if (ValidationPrompt is not null)

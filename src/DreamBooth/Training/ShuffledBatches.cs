@@ -1,0 +1,71 @@
+// Mirrors how diffusers' DreamBooth scripts draw their batches: torch.utils.data.DataLoader(shuffle=True,
+// num_workers=0) with a RandomSampler, iterated through accelerate 0.28's DataLoaderShard, which fetches one batch
+// ahead to know when the epoch ends. Every draw comes from torch's global generator, in the script's order.
+namespace DreamBooth.Training;
+
+using TorchSharp;
+using static TorchSharp.torch;
+
+/// <summary>A fetched batch: its example indices and the random choices (flip, crop) already drawn for them.</summary>
+public sealed record FetchedBatch(int[] Examples, ExampleChoice[] Choices);
+
+/// <summary>
+/// Where the loader stands between two steps: the epoch in progress (0-based; -1 before the first), its example
+/// order, the index of the batch fetched ahead and that batch. Saved in checkpoints: the batch fetched ahead has
+/// already consumed its draws, so a resumed run must reuse it rather than draw it again.
+/// </summary>
+public sealed record LoaderState(int Epoch, int[] Order, int AheadIndex, FetchedBatch? Ahead)
+{
+    public static LoaderState Start => new(-1, [], 0, null);
+}
+
+/// <summary>
+/// Per epoch: <c>iter(dataloader)</c> draws the workers' base seed (an int64, unused without workers); the sampler
+/// draws its own int64 seed and shuffles with <c>torch.randperm(n)</c> on a private generator seeded with it; then
+/// batch 0 is fetched (its examples' random crops/flips drawn), and before batch k is handed out batch k+1 is fetched.
+/// </summary>
+public sealed class ShuffledBatches(int count, int batchSize, Func<int, ExampleChoice> choose)
+{
+    private readonly int batches = (count + batchSize - 1) / batchSize;
+
+    public LoaderState State { get; set; } = LoaderState.Start;
+
+    /// <summary>The next batch and whether it is the epoch's last (accelerate then syncs gradients whatever the count).</summary>
+    public (FetchedBatch Batch, bool EndOfEpoch) Next()
+    {
+        var s = State;
+        if (s.Ahead is null)
+        {
+            DrawInt64();                                      // _BaseDataLoaderIter._base_seed
+            var order = Permutation(count, DrawInt64());      // RandomSampler.__iter__
+            s = new LoaderState(s.Epoch + 1, order, 0, Fetch(order, 0));
+        }
+        int next = s.AheadIndex + 1;
+        var ahead = next < batches ? Fetch(s.Order, next) : null;
+        State = s with { AheadIndex = next, Ahead = ahead };
+        return (s.Ahead!, ahead is null);
+    }
+
+    private FetchedBatch Fetch(int[] order, int batch)
+    {
+        var examples = order.Skip(batch * batchSize).Take(batchSize).ToArray();
+        return new FetchedBatch(examples, examples.Select(choose).ToArray());
+    }
+
+    /// <summary><c>torch.empty((), dtype=torch.int64).random_()</c>: 64 random bits (first word high) mod 2^63.</summary>
+    public static long DrawInt64()
+    {
+        // randint over [-2^62, 2^62) spans 2^63 values, so libtorch draws 64 bits and reduces them mod 2^63 exactly
+        // like random_(); shifting back by 2^62 gives the same number (TorchSharp has no argument-free random_).
+        using var t = randint(-(1L << 62), 1L << 62, [1], ScalarType.Int64);
+        return t.item<long>() + (1L << 62);
+    }
+
+    /// <summary><c>torch.randperm(n, generator=torch.Generator().manual_seed(seed))</c>.</summary>
+    public static int[] Permutation(int n, long seed)
+    {
+        using var generator = new Generator((ulong)seed, CPU);
+        using var perm = randperm(n, ScalarType.Int64, CPU, generator: generator);
+        return perm.data<long>().Select(v => (int)v).ToArray();
+    }
+}

@@ -1,0 +1,80 @@
+// Everything a DreamBooth run carries from one optimizer step to the next, the seed rules, and its checkpoint form.
+namespace DreamBooth.Training;
+
+using System.Text.Json;
+using DreamBooth.IO;
+using TorchSharp;
+using static TorchSharp.torch;
+
+/// <summary>Where the loop stands, as written to trainer_state.json: with the weight, optimizer and RNG files, enough to continue bit for bit.</summary>
+public sealed record TrainerState(int GlobalStep, ulong Seed, string Method, LoaderState Loader);
+
+/// <summary>
+/// The trainable parameters, optimizer, loss scaler, data loader position, step and seed of one run, saved to and
+/// restored from a checkpoint folder so a resumed run continues bit for bit.
+/// </summary>
+/// <remarks>
+/// The seed rules, all here: like diffusers' scripts, torch's global generator is seeded once with the run's seed —
+/// after the models are loaded (building a model draws for default initialisation; diffusers' loading does not) —
+/// and then draws everything: LoRA initialisation, dropout, the data order and crops, the VAE posterior sample, the
+/// noise and the timesteps. Class images use <see cref="ClassImageSeed"/> per image so a rerun redraws the same ones;
+/// validation images use the run's seed.
+/// </remarks>
+public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable,
+                                  IOptimizer optimizer, GradScaler scaler, ShuffledBatches loader)
+{
+    private const string WeightsFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors",
+                         ScalerFile = "scaler.json", RngFile = "rng.json";
+
+    public ulong Seed { get; private set; } = seed;
+
+    public int GlobalStep { get; set; }
+
+    public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> Trainable => trainable;
+
+    public IOptimizer Optimizer => optimizer;
+
+    public GradScaler Scaler => scaler;
+
+    public ShuffledBatches Loader => loader;
+
+    /// <summary>The seed when none is given: 0 .. 2^32 − 1, so it fits every tool's seed field (A1111's too).</summary>
+    public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(0, 1L << 32);
+
+    /// <summary>Seeds torch's global generator as <c>accelerate.utils.set_seed</c> does.</summary>
+    public static void SeedGlobalGenerator(ulong seed) => manual_seed(unchecked((long)seed));
+
+    /// <summary>Seed of the class-image batch whose first image is number n (1-based): a rerun draws the same images.</summary>
+    public static ulong ClassImageSeed(ulong seed, int n) => unchecked(seed + 1000003UL * (ulong)n);
+
+    public TrainerState Position => new(GlobalStep, Seed, method, loader.State);
+
+    /// <summary>Writes weights, optimizer, scaler and generator state into <paramref name="dir"/> (trainer_state.json is the store's).</summary>
+    public void Save(string dir)
+    {
+        SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), trainable.ToDictionary(p => p.Name, p => (Tensor)p.Parameter));
+        optimizer.Save(Path.Combine(dir, OptimizerFile));
+        AtomicFile.WriteAllText(Path.Combine(dir, ScalerFile), JsonSerializer.Serialize(scaler.State));
+        RngState.Capture().Save(Path.Combine(dir, RngFile));
+    }
+
+    /// <summary>Puts a checkpoint back: the same trainable names are required (same method, rank, targets).</summary>
+    public void Restore(string checkpoint)
+    {
+        var position = CheckpointStore.LoadState(checkpoint);
+        using (var weights = SafeTensorsFile.Open(Path.Combine(checkpoint, WeightsFile)))
+        {
+            var names = trainable.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            if (!names.SetEquals(weights.Tensors.Select(t => t.Name)))
+                throw new DreamBoothException($"{checkpoint}: its trainable weights do not match this run's (different --method, --rank, targets or --train-text-encoder?).");
+            foreach (var (name, p) in trainable) weights.ReadInto(name, p);
+        }
+        optimizer.Load(Path.Combine(checkpoint, OptimizerFile));
+        var scalerState = JsonSerializer.Deserialize<GradScalerState>(File.ReadAllText(Path.Combine(checkpoint, ScalerFile)));
+        if (scalerState is not null) scaler.Load(scalerState);
+        RngState.Load(Path.Combine(checkpoint, RngFile)).Restore();
+        GlobalStep = position.GlobalStep;
+        Seed = position.Seed;                                                        // validation keeps its seed
+        loader.State = position.Loader;
+    }
+}
