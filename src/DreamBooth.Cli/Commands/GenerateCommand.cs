@@ -2,11 +2,10 @@ namespace DreamBooth.Cli.Commands;
 
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using DreamBooth.Cli.Rendering;
 using DreamBooth.Cli.Settings;
 using DreamBooth.Imaging;
-using DreamBooth.IO;
 using DreamBooth.Pipelines;
 using DreamBooth.Torch;
 using Spectre.Console;
@@ -113,7 +112,13 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         }
         Directory.CreateDirectory(settings.Output);
         var clock = Stopwatch.StartNew();
+        var writer = new GeneratedImageWriter
+        {
+            InfotextExtra = loras.Count > 0 ? [new("Lora", string.Join(", ", loras.Select(l => $"{l.Name}:{l.Scale}")))] : [],
+            SidecarExtra = [new("loras", new JsonArray([.. loras.Select(l => new JsonObject { ["file"] = l.File, ["scale"] = l.Scale })]))],
+        };
         var written = new List<(string Path, RgbImage Image)>();
+        GenerationParameters? first = null;
         int index = NextIndex(settings.Output);
 
         console.Progress()
@@ -139,28 +144,17 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
                     var task = ctx.AddTask(Markup.Escape(Shorten(prompt)), maxValue: settings.Steps);
                     using var result = pipe.Generate(request, step => task.Value = step.Index + 1, cancellationToken);
                     task.MaxValue = task.Value;
-                    for (int i = 0; i < settings.NumImages; i++)
-                    {
-                        RgbImage image;
-                        using (var pixels = result.Images[i]) image = RgbImage.FromTensor(pixels);
-                        var infotext = A1111Infotext.Format(prompt, settings.NegativePrompt, settings.Steps, SamplerNames.A1111(result.SchedulerClass),
-                            settings.GuidanceScale, (long)result.Seed, result.Width, result.Height, pipe.Name,
-                            extra: Extras(settings, loras, i));
-                        var path = Path.Combine(settings.Output, $"{index++:D5}-{result.Seed}.png");
-                        PngWriter.Write(path, image, [new("parameters", infotext)]);
-                        AtomicFile.WriteAllText(Path.ChangeExtension(path, ".json"), Sidecar(settings, prompt, result, i, loras, pipe.Name));
-                        written.Add((path, image));
-                    }
+                    var parameters = GenerationParameters.From(request, result, pipe.Name);
+                    first ??= parameters;
+                    var images = GeneratedImageWriter.ToImages(result);
+                    var paths = writer.WriteBatch(parameters, images, (_, _) => Path.Combine(settings.Output, $"{index++:D5}-{result.Seed}.png"), sidecars: true);
+                    written.AddRange(paths.Zip(images));
                 }
             });
 
-        if (written.Count > 1)
-        {
-            int cols = (int)Math.Ceiling(Math.Sqrt(written.Count));
-            int rows = (written.Count + cols - 1) / cols;
-            var grid = ImageGrid.Make(written.Select(w => w.Image).ToList(), rows, cols);
-            PngWriter.Write(Path.Combine(settings.Output, $"grid-{seed}.png"), grid);
-        }
+        // One grid over every prompt's images, labelled with the first batch's parameters (as A1111 labels its grids).
+        if (written.Count > 1) writer.WriteGrid(Path.Combine(settings.Output, $"grid-{seed}.png"), first!, [.. written.Select(w => w.Image)], sidecar: false);
+
         using var process = Process.GetCurrentProcess();
         console.MarkupLine($"[green]{written.Count} image(s)[/] in {Markup.Escape(settings.Output)} ({clock.Elapsed.TotalSeconds:0.0} s, peak memory {Format.Bytes(process.PeakWorkingSet64)}).");
         foreach (var (path, _) in written) console.WriteLine("  " + path);
@@ -188,32 +182,4 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
             .DefaultIfEmpty(0).Max();
 
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..37] + "…";
-
-    private static IEnumerable<KeyValuePair<string, string?>> Extras(Settings settings, IReadOnlyList<LoraOptions.Applied> loras, int batchIndex)
-    {
-        if (settings.NumImages > 1) yield return new("Batch pos", batchIndex.ToString());
-        if (settings.ClipSkip is int skip) yield return new("Clip skip", (skip + 1).ToString());
-        if (loras.Count > 0) yield return new("Lora", string.Join(", ", loras.Select(l => $"{l.Name}:{l.Scale}")));
-        yield return new("Version", "DreamBooth.NET " + CliApp.Version);
-    }
-
-    private static string Sidecar(Settings s, string prompt, GenerationResult result, int batchIndex, IReadOnlyList<LoraOptions.Applied> loras, string model) =>
-        JsonSerializer.Serialize(new
-        {
-            prompt,
-            negative_prompt = s.NegativePrompt,
-            seed = result.Seed,
-            batch_index = batchIndex,
-            num_images = s.NumImages,
-            steps = s.Steps,
-            guidance_scale = s.GuidanceScale,
-            scheduler = result.SchedulerClass,
-            width = result.Width,
-            height = result.Height,
-            clip_skip = s.ClipSkip,
-            model,
-            loras = loras.Select(l => new { file = l.File, scale = l.Scale }),
-            generator = "torch.Generator(\"cpu\").manual_seed(seed); latents drawn as one batch",
-            version = "DreamBooth.NET " + CliApp.Version,
-        }, Format.IndentedJson);
 }

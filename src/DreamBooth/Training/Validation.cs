@@ -1,13 +1,18 @@
 namespace DreamBooth.Training;
 
 using System.Globalization;
-using DreamBooth.Imaging;
+using System.Text.Json.Nodes;
 using DreamBooth.Pipelines;
 using static TorchSharp.torch;
 
 /// <summary>Validation images with a fixed seed, so the grids of successive steps are comparable (diffusers' log_validation).</summary>
 public static class Validation
 {
+    /// <summary>
+    /// Generates the validation prompt's images and writes them as one grid, <c>validation/step-NNNNNN.png</c>, with the
+    /// same infotext and sidecar (<c>step-NNNNNN.json</c>) <c>dreambooth generate</c> writes for that request, plus the
+    /// training step. Returns the grid's path.
+    /// </summary>
     public static string Run(StableDiffusionPipeline pipe, TrainOptions options, ulong seed, int step, bool textEncoderTrains)
     {
         var dir = Path.Combine(options.OutputDir, "validation");
@@ -18,23 +23,18 @@ public static class Validation
         if (textEncoderTrains) text.eval();
         try
         {
-            using var result = pipe.Generate(new GenerationRequest
+            var request = new GenerationRequest
             {
                 Prompt = options.ValidationPrompt!,
                 Steps = options.ValidationInferenceSteps,
                 NumImages = options.NumValidationImages,
                 Seed = seed,
-            });
-            var images = Enumerable.Range(0, options.NumValidationImages).Select(i =>
-            {
-                using var image = result.Images[i];   // indexing makes a new tensor handle
-                return RgbImage.FromTensor(image);
-            }).ToList();
-            int cols = Math.Min(4, images.Count), rows = (images.Count + cols - 1) / cols;
+            };
+            using var result = pipe.Generate(request);
+            var stepText = step.ToString(CultureInfo.InvariantCulture);
+            var writer = new GeneratedImageWriter { InfotextExtra = [new("Training step", stepText)], SidecarExtra = [new("training_step", step)] };
             var path = Path.Combine(dir, $"step-{step.ToString("D6", CultureInfo.InvariantCulture)}.png");
-            var info = A1111Infotext.Format(options.ValidationPrompt!, null, options.ValidationInferenceSteps, result.SchedulerClass, 7.5, (long)seed,
-                                            result.Width, result.Height, pipe.Name, extra: [new("Training step", step.ToString(CultureInfo.InvariantCulture))]);
-            PngWriter.Write(path, ImageGrid.Make(images, rows, cols), [new("parameters", info)]);
+            writer.WriteGrid(path, GenerationParameters.From(request, result, pipe.Name), GeneratedImageWriter.ToImages(result), sidecar: true);
             return path;
         }
         finally
