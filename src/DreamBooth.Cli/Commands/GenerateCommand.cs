@@ -98,7 +98,7 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
     {
         var prompts = ReadPrompts(settings);
         if (File.Exists(settings.Output)) throw new DreamBoothException($"--output {settings.Output}: is a file, not a folder.");
-        var seed = settings.Seed is null ? (ulong)Random.Shared.NextInt64(0, int.MaxValue) : Rng.ParseSeed(settings.Seed);
+        var seed = settings.Seed is null ? Rng.RandomSeed() : Rng.ParseSeed(settings.Seed);
         var loraSpecs = settings.Lora.Select(LoraOptions.Parse).ToList();
         using var pipe = settings.LoadPipeline(console, cancellationToken);
         var loras = LoraOptions.Apply(pipe, loraSpecs);

@@ -97,7 +97,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     {
         int height = request.Height ?? DefaultSize, width = request.Width ?? DefaultSize;
         Validate(request, width, height);
-        var seed = request.Seed ?? (ulong)Random.Shared.NextInt64(0, long.MaxValue);
+        var seed = request.Seed ?? Rng.RandomSeed();
         using var scheduler = request.Scheduler is null ? SchedulerRegistry.FromConfig(SchedulerConfig) : SchedulerRegistry.Create(request.Scheduler, SchedulerConfig);
         using var generator = Rng.CpuGenerator(seed);
         using var noGrad = no_grad();

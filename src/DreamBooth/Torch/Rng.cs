@@ -20,6 +20,9 @@ public static class Rng
         return new Generator(seed, CPU);
     }
 
+    /// <summary>The seed when none is given (generation, training): 0 .. 2^32 − 1, so it fits every tool's seed field (A1111's too).</summary>
+    public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(0, 1L << 32);
+
     /// <summary>
     /// Parses a seed as PyTorch's <c>manual_seed</c> accepts it: 0 .. 2^64-1, or a negative int64 taken as its
     /// two's-complement uint64 (manual_seed(-1) == manual_seed(2^64-1)).

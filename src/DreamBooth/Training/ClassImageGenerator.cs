@@ -12,7 +12,7 @@ public static class ClassImageGenerator
     /// Generates the missing images in batches of <paramref name="batchSize"/>. Each image is written as soon as it
     /// exists (atomically, with the infotext <c>dreambooth generate</c> writes for the same request; no sidecar), so an
     /// interrupted run resumes where it stopped. A batch whose first image is number n (1-based, counting the images
-    /// already there) uses the seed <paramref name="seed"/> + 1000003·n, so a rerun or a resumed run draws the same images.
+    /// already there) uses <see cref="TrainingState.ClassImageSeed"/>(<paramref name="seed"/>, n), so a rerun or a resumed run draws the same images.
     /// </summary>
     public static int Ensure(StableDiffusionPipeline pipe, string classDir, string classPrompt, int wanted, int batchSize, int steps,
                              ulong seed, int resolution, Action<int, int>? progress = null, CancellationToken cancel = default)
@@ -30,7 +30,7 @@ public static class ClassImageGenerator
             {
                 cancel.ThrowIfCancellationRequested();
                 int n = Math.Min(batchSize, missing - made);
-                var batchSeed = seed + 1000003UL * (ulong)(existing + made + 1);
+                var batchSeed = TrainingState.ClassImageSeed(seed, existing + made + 1);
                 var request = new GenerationRequest
                 {
                     Prompt = classPrompt,

@@ -39,7 +39,7 @@ public sealed class DreamBoothTrainer
     public TrainResult Run(IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         var o = options;
-        var seed = o.Seed ?? TrainingState.RandomSeed();
+        var seed = o.Seed ?? Rng.RandomSeed();
         Directory.CreateDirectory(o.OutputDir);
         var store = new CheckpointStore(o.OutputDir);
         store.RemoveIncomplete();

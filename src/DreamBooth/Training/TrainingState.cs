@@ -38,9 +38,6 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
 
     public ShuffledBatches Loader => loader;
 
-    /// <summary>The seed when none is given: 0 .. 2^32 − 1, so it fits every tool's seed field (A1111's too).</summary>
-    public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(0, 1L << 32);
-
     /// <summary>Seeds torch's global generator as <c>accelerate.utils.set_seed</c> does.</summary>
     public static void SeedGlobalGenerator(ulong seed) => manual_seed(unchecked((long)seed));
 
