@@ -101,6 +101,20 @@ public sealed partial record SchedulerConfig
     public string ToJsonString() => ToJsonObject().ToJsonString(Json);
 
     /// <summary>
+    /// scheduler_config.json as diffusers' <c>save_pretrained</c> writes a resolved scheduler: every key set, the
+    /// unset <c>trained_betas</c> as null, keys sorted, indent 2, <c>_diffusers_version</c> of the diffusers release mirrored.
+    /// </summary>
+    public string ToSavedJson()
+    {
+        var node = ToJsonObject();
+        node["_diffusers_version"] = "0.27.2";
+        if (!node.ContainsKey("trained_betas")) node["trained_betas"] = null;
+        var sorted = new JsonObject(node.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                                        .Select(kv => KeyValuePair.Create(kv.Key, kv.Value?.DeepClone())));
+        return sorted.ToJsonString(Json) + "\n";
+    }
+
+    /// <summary>
     /// <c>Cls.from_config(source)</c>: the source's explicit keys (not its defaulted ones, not private "_" keys) over
     /// <paramref name="classDefaults"/>, which lists exactly the keys of the class's <c>__init__</c>.
     /// Source keys the class does not know stay in the result, as diffusers keeps them in the config.

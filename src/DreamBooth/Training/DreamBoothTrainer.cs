@@ -148,7 +148,7 @@ public sealed class DreamBoothTrainer
         if (o.ValidationPrompt is not null) Validation.Run(pipe, o, state.Seed, state.GlobalStep, textEncoderTrains: o.TrainTextEncoder);
         TrainingLog.PlotLoss(logPath, Path.Combine(o.OutputDir, "loss.png"));
         double finalRate = (state.GlobalStep - startStep) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-        ModelCard.Write(o, modelPath, pipe.Name, state.Seed, state.GlobalStep, finalRate);
+        ModelCard.Write(o, modelPath, pipe.Name, pipe.TextEncoder2 is not null, state.Seed, state.GlobalStep, finalRate);
         return new TrainResult(o.OutputDir, state.GlobalStep, lastLoss, finalRate, Math.Max(peak, Environment.WorkingSet), weightsFile);
     }
 

@@ -7,7 +7,7 @@ using DreamBooth.IO;
 /// <summary>OUTPUT/README.md in the Hugging Face model-card layout diffusers' training scripts write.</summary>
 public static class ModelCard
 {
-    public static void Write(TrainOptions o, string baseModel, string baseName, ulong seed, int steps, double stepsPerSecond)
+    public static void Write(TrainOptions o, string baseModel, string baseName, bool isXl, ulong seed, int steps, double stepsPerSecond)
     {
         var lora = o.Method == TrainMethod.Lora;
         var inv = CultureInfo.InvariantCulture;
@@ -17,7 +17,9 @@ public static class ModelCard
         sb.AppendLine($"base_model: {Yaml(o.PretrainedModelNameOrPath ?? baseName)}");
         sb.AppendLine($"instance_prompt: {Yaml(o.InstancePrompt!)}");
         sb.AppendLine("tags:");
-        foreach (var tag in new[] { "text-to-image", "diffusers", "dreambooth", "dreambooth.net" }.Concat(lora ? ["lora"] : []))
+        // diffusers' DreamBooth scripts' tags, then ours.
+        string[] family = isXl ? ["stable-diffusion-xl", "stable-diffusion-xl-diffusers"] : ["stable-diffusion", "stable-diffusion-diffusers"];
+        foreach (var tag in new[] { "text-to-image", "diffusers", "dreambooth", "diffusers-training" }.Concat(lora ? ["lora"] : []).Concat(family).Append("dreambooth.net"))
             sb.AppendLine($"- {tag}");
         sb.AppendLine("inference: true");
         sb.AppendLine("---");

@@ -3,6 +3,7 @@ namespace DreamBooth.Training;
 using System.Text.Json.Nodes;
 using DreamBooth.IO;
 using DreamBooth.Pipelines;
+using DreamBooth.Schedulers;
 using static TorchSharp.torch;
 
 /// <summary>Saves a (fine-tuned) pipeline as a diffusers folder that diffusers' from_pretrained and our loader both read.</summary>
@@ -16,7 +17,11 @@ public static class PipelineWriter
         WriteModel(Path.Combine(outputDir, "vae"), "diffusion_pytorch_model.safetensors", pipe.Vae, Path.Combine(configs, "vae", "config.json"));
         WriteModel(Path.Combine(outputDir, "text_encoder"), "model.safetensors", (nn.Module)pipe.TextEncoder, Path.Combine(configs, "text_encoder", "config.json"));
         CopyFolder(Path.Combine(configs, "tokenizer"), Path.Combine(outputDir, "tokenizer"));
-        CopyFolder(Path.Combine(configs, "scheduler"), Path.Combine(outputDir, "scheduler"));
+        // As the script's save_pretrained: the scheduler re-saved with every key resolved (e.g. timestep_spacing), so a
+        // later scheduler swap on this folder behaves as on the script's.
+        Directory.CreateDirectory(Path.Combine(outputDir, "scheduler"));
+        using (var scheduler = SchedulerRegistry.FromConfig(pipe.SchedulerConfig))
+            AtomicFile.WriteAllText(Path.Combine(outputDir, "scheduler", "scheduler_config.json"), scheduler.Config.ToSavedJson());
         if (pipe.TextEncoder2 is nn.Module te2)
         {
             WriteModel(Path.Combine(outputDir, "text_encoder_2"), "model.safetensors", te2, Path.Combine(configs, "text_encoder_2", "config.json"));
