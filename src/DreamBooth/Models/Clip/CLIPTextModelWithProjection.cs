@@ -2,6 +2,7 @@
 namespace DreamBooth.Models.Clip;
 
 using DreamBooth.Loading;
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;

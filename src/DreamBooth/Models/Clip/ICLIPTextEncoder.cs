@@ -12,7 +12,7 @@ public interface ICLIPTextEncoder : IDisposable
 
     /// <summary>
     /// transformers' <c>gradient_checkpointing_enable()</c>: while the encoder is in training mode and grad is enabled,
-    /// each encoder layer runs through <see cref="Training.Checkpoint"/> and is recomputed in backward (same outputs
+    /// each encoder layer runs through <see cref="Checkpoint"/> and is recomputed in backward (same outputs
     /// and gradients, less activation memory). No effect in eval mode or under no_grad.
     /// </summary>
     bool GradientCheckpointing { get; set; }

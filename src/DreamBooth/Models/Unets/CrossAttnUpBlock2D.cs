@@ -2,6 +2,7 @@
 // (dual_cross_attention=False, only_cross_attention=False, no FreeU).
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -53,7 +54,7 @@ public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor
         for (int i = 0; i < resnets.Count; i++)
         {
             h = cat([h, skips[^(i + 1)]], 1);                                               // [B, C + C_skip, H, W]
-            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnets[i], h, temb, checkpoint);
             h = attentions[i].call(h, encoderHiddenStates);
         }
         if (upsamplers is not null)

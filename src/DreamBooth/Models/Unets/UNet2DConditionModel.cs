@@ -39,10 +39,10 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
     /// <summary>
     /// diffusers' <c>enable_gradient_checkpointing()</c>: while the model is in training mode and grad is enabled, every
     /// resnet of the down, mid and up blocks and every transformer block of their attentions runs through
-    /// <see cref="Training.Checkpoint"/> and is recomputed in backward (as diffusers, the mid block's first resnet is
+    /// <see cref="Checkpoint"/> and is recomputed in backward (as diffusers, the mid block's first resnet is
     /// not checkpointed). Same outputs; same gradients up to the order in which a few three-way gradient sums are added
     /// (~1e-7 relative in fp32). Less activation memory, one extra forward of those blocks.
-    /// No effect in eval mode or under no_grad. Use <see cref="Training.Checkpoint.Backward"/> for the loss.
+    /// No effect in eval mode or under no_grad. Use <see cref="Checkpoint.Backward"/> for the loss.
     /// </summary>
     public bool GradientCheckpointing
     {

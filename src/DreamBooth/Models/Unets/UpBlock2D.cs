@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/unets/unet_2d_blocks.py::UpBlock2D (no FreeU, resnet_time_scale_shift="default").
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -48,7 +49,7 @@ public sealed class UpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]
         for (int i = 0; i < resnets.Count; i++)
         {
             h = cat([h, skips[^(i + 1)]], 1);                                               // [B, C + C_skip, H, W]
-            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnets[i], h, temb, checkpoint);
         }
         if (upsamplers is not null)
             foreach (var up in upsamplers) h = up.call(h, upsampleSize);

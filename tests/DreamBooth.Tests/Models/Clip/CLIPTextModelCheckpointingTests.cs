@@ -3,7 +3,7 @@ namespace DreamBooth.Tests.Models.Clip;
 using DreamBooth.IO;
 using DreamBooth.Models.Clip;
 using DreamBooth.Tests.Training;
-using DreamBooth.Training;
+using DreamBooth.Torch;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
