@@ -68,8 +68,8 @@ public sealed class DreamBoothTrainer
 
         // 3. What trains: the whole UNet (full), or LoRA adapters; optionally the text encoder too.
         var unet = pipe.Unet;
-        var textEncoder = (nn.Module)pipe.TextEncoder;
-        var textEncoder2 = pipe.TextEncoder2 as nn.Module;
+        var textEncoder = pipe.TextEncoder;
+        var textEncoder2 = pipe.TextEncoder2;
         Freeze(pipe.Vae);
         pipe.Vae.to(frozenDtype);
         if (!o.TrainTextEncoder)
@@ -280,7 +280,7 @@ public sealed class DreamBoothTrainer
         AtomicFile.WriteAllText(Path.Combine(dir, "scaler.json"), System.Text.Json.JsonSerializer.Serialize(scaler.State));
         RngState.Capture(orderRng, generators).Save(Path.Combine(dir, "rng.json"));
         if (LoraModel.Layers(pipe.Unet).Count > 0)
-            LoraWriter.Write(Path.Combine(dir, LoraWriter.DiffusersFileName), LoraTargetsOf(pipe, withTextEncoders: LoraModel.Layers((nn.Module)pipe.TextEncoder).Count > 0));
+            LoraWriter.Write(Path.Combine(dir, LoraWriter.DiffusersFileName), LoraTargetsOf(pipe, withTextEncoders: LoraModel.Layers(pipe.TextEncoder).Count > 0));
     }
 
     private static TrainerState Restore(string checkpoint, List<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable, IOptimizer optimizer,
@@ -303,7 +303,7 @@ public sealed class DreamBoothTrainer
     }
 
     private static LoraTargets LoraTargetsOf(StableDiffusionPipeline pipe, bool withTextEncoders) =>
-        new(pipe.Unet, withTextEncoders ? (nn.Module)pipe.TextEncoder : null, withTextEncoders ? pipe.TextEncoder2 as nn.Module : null);
+        new(pipe.Unet, withTextEncoders ? pipe.TextEncoder : null, withTextEncoders ? pipe.TextEncoder2 : null);
 
     private static string SaveLora(StableDiffusionPipeline pipe, string outputDir, bool withTextEncoders, bool kohya)
     {

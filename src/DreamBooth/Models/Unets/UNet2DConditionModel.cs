@@ -130,19 +130,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
         var config = UNet2DConditionConfig.Load(Path.Combine(componentDir, "config.json"));
         var files = WeightFiles.Find(componentDir, "diffusion_pytorch_model", variant);
         // Built directly on the target device and dtype: no transient float32 copy of the weights.
-        var model = new UNet2DConditionModel(config, device, dtype);
-        try
-        {
-            using var source = TensorSource.Open(files);
-            StateDictLoader.Load(model, source, componentDir);
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return StateDictLoader.LoadNew(() => new UNet2DConditionModel(config, device, dtype), files, componentDir);
     }
 
     /// <summary>Number of parameter elements (859,520,964 for SD 1.5).</summary>

@@ -13,7 +13,7 @@ public sealed class CLIPTextModelCheckpointingTests(ITestOutputHelper output)
 {
     /// <summary>Forward + backward of an MSE on every output in training mode; returns the outputs, then every
     /// parameter gradient (in parameters() order).</summary>
-    private static List<Tensor> ForwardBackward(ICLIPTextEncoder encoder, Tensor ids, int seed)
+    private static List<Tensor> ForwardBackward(CLIPTextEncoderBase encoder, Tensor ids, int seed)
     {
         using var scope = NewDisposeScope();
         var module = (nn.Module)encoder;
