@@ -31,12 +31,9 @@ public static class SingleFileCheckpoint
             encoder => TextEncoder(file, encoder.state_dict().Keys), "the single-file text encoder (cond_stage_model.transformer.*)");
 
     /// <summary>The LDM layout of a UNet config; LDM numbering needs the same layer count in every block.</summary>
-    public static LdmUnetLayout Layout(UNet2DConditionConfig config)
-    {
-        if (config.LayersPerBlock.Distinct().Count() != 1)
-            throw new DreamBoothException("Single-file checkpoints need the same layers_per_block in every UNet block.");
-        return new LdmUnetLayout(config.LayersPerBlock[0], config.UpBlockTypes.Select(t => t.StartsWith("CrossAttn", StringComparison.Ordinal)).ToList());
-    }
+    public static LdmUnetLayout Layout(UNet2DConditionConfig config) =>
+        LdmUnetLayout.Of(config.LayersPerBlock, config.UpBlockTypes)
+        ?? throw new DreamBoothException("Single-file checkpoints need the same layers_per_block in every UNet block.");
 
     /// <summary>True when the file's keys look like an LDM single-file checkpoint.</summary>
     public static bool IsSingleFile(TensorSource file) =>

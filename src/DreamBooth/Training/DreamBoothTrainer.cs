@@ -44,7 +44,7 @@ public sealed class DreamBoothTrainer
         store.RemoveIncomplete();
         // Seed first: LoRA initialisation and dropout draw from torch's global generator (diffusers' set_seed).
         torch.manual_seed((long)(seed & long.MaxValue));
-        var frozenDtype = o.MixedPrecision switch { "fp16" => ScalarType.Float16, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float32 };
+        var frozenDtype = TorchRuntime.ParseDtype(o.MixedPrecision);
         // Wrong kernels would train silently on garbage gradients: check them in each dtype the step uses.
         foreach (var dtype in new[] { ScalarType.Float32, frozenDtype }.Distinct())
             if (KernelCheck.EnsureCorrect(device, dtype).WorkaroundApplied)

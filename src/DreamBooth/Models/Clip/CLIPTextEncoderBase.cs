@@ -28,11 +28,7 @@ public abstract class CLIPTextEncoderBase : Module<Tensor, CLIPTextOutput>
     public bool GradientCheckpointing
     {
         get => gradientCheckpointing;
-        set
-        {
-            gradientCheckpointing = value;
-            BlockCheckpointing.SetAll(this, value);
-        }
+        set => BlockCheckpointing.SetAll(this, gradientCheckpointing = value);
     }
 
     private bool gradientCheckpointing;

@@ -40,8 +40,6 @@ public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor
     /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
     public bool GradientCheckpointing { get; set; }
 
-    public int NumResnets => resnets.Count;
-
     /// <param name="skips">This block's skip tensors in down-path order; consumed from the last.</param>
     /// <param name="upsampleSize">[H, W] for the upsampler when the latent size is not a multiple of the UNet's stride.</param>
     public override Tensor forward(Tensor hiddenStates, Tensor[] skips, Tensor temb, Tensor? encoderHiddenStates, long[]? upsampleSize)

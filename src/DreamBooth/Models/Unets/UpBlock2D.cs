@@ -34,8 +34,6 @@ public sealed class UpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]
     /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
     public bool GradientCheckpointing { get; set; }
 
-    public int NumResnets => resnets.Count;
-
     /// <param name="skips">This block's skip tensors in down-path order; consumed from the last.</param>
     /// <param name="encoderHiddenStates">Ignored: the same call shape as <see cref="CrossAttnUpBlock2D"/>.</param>
     /// <param name="upsampleSize">[H, W] for the upsampler when the latent size is not a multiple of the UNet's stride.</param>
