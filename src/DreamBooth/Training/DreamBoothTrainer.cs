@@ -68,8 +68,8 @@ public sealed class DreamBoothTrainer
 
         // 3. What trains: the whole UNet (full), or LoRA adapters; optionally the text encoder too.
         var unet = pipe.Unet;
-        var textEncoder = pipe.TextEncoder;
-        var textEncoder2 = pipe.TextEncoder2;
+        var textEncoder = (nn.Module)pipe.TextEncoder;
+        var textEncoder2 = pipe.TextEncoder2 as nn.Module;
         Freeze(pipe.Vae);
         pipe.Vae.to(frozenDtype);
         if (!o.TrainTextEncoder)
