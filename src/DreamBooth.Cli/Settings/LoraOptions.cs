@@ -3,7 +3,6 @@ namespace DreamBooth.Cli.Settings;
 using System.Globalization;
 using DreamBooth.Lora;
 using DreamBooth.Pipelines;
-using TorchSharp;
 
 /// <summary>--lora FILE[:SCALE] options: each file becomes its own named adapter, so several subjects compose.</summary>
 internal static class LoraOptions
@@ -17,7 +16,7 @@ internal static class LoraOptions
         foreach (var (file, scale) in specs)
         {
             var name = $"lora{applied.Count}";
-            var targets = new LoraTargets(pipe.Unet, pipe.TextEncoder as torch.nn.Module, pipe.TextEncoder2 as torch.nn.Module);
+            var targets = new LoraTargets(pipe.Unet, pipe.TextEncoder, pipe.TextEncoder2);
             var mapped = LoraLoader.Apply(targets, file, scale, name);
             applied.Add(new Applied(file, Path.GetFileNameWithoutExtension(file), scale, mapped.Count));
         }

@@ -8,7 +8,15 @@ using System.Text.RegularExpressions;
 /// <summary>Block layout facts the UNet names depend on.</summary>
 /// <param name="LayersPerBlock">UNet layers_per_block (up blocks have one more resnet).</param>
 /// <param name="UpBlockHasAttention">Per diffusers up block: does it have attentions (shifts the upsampler's LDM index)?</param>
-public sealed record LdmUnetLayout(int LayersPerBlock, IReadOnlyList<bool> UpBlockHasAttention);
+public sealed record LdmUnetLayout(int LayersPerBlock, IReadOnlyList<bool> UpBlockHasAttention)
+{
+    /// <summary>The layout of a UNet with these diffusers block settings; null when layers_per_block differs between
+    /// blocks (LDM numbering assumes one count).</summary>
+    public static LdmUnetLayout? Of(IReadOnlyList<int> layersPerBlock, IEnumerable<string> upBlockTypes) =>
+        layersPerBlock.Distinct().Count() == 1
+            ? new LdmUnetLayout(layersPerBlock[0], [.. upBlockTypes.Select(t => t == "CrossAttnUpBlock2D")])
+            : null;
+}
 
 /// <summary>Translates diffusers state_dict keys to and from the original LDM / A1111 single-file names.</summary>
 public static partial class LdmKeyMap

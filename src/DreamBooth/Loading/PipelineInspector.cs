@@ -13,8 +13,8 @@ public static class PipelineInspector
 {
     private static readonly (string Prefix, string Name, string Class)[] SingleFileParts =
     [
-        ("model.diffusion_model.", "unet", "UNet2DConditionModel"),
-        ("first_stage_model.", "vae", "AutoencoderKL"),
+        (LdmKeyMap.UnetPrefix, "unet", "UNet2DConditionModel"),
+        (LdmKeyMap.VaePrefix, "vae", "AutoencoderKL"),
         ("cond_stage_model.", "text_encoder", "CLIPTextModel"),
         ("conditioner.embedders.0.", "text_encoder", "CLIPTextModel"),
         ("conditioner.embedders.1.", "text_encoder_2", "CLIPTextModelWithProjection"),

@@ -30,6 +30,54 @@ public static class StateDictLoader
             source.ReadInto(key, target);
     }
 
+    /// <summary>
+    /// The common part of every from_pretrained: builds a model, loads its weights strictly from the tensors
+    /// <paramref name="tensorsFor"/> selects for it, and returns it in eval mode (as diffusers and transformers do: no
+    /// dropout). The model is disposed if anything fails. The source stays the caller's (views own no files).
+    /// </summary>
+    /// <param name="build">Builds the model, ideally on its target device and dtype (one copy of the weights).</param>
+    /// <param name="tensorsFor">The tensors under the model's own names, e.g. a single file's keys mapped for this model.</param>
+    public static T LoadNew<T>(Func<T> build, Func<T, TensorSource> tensorsFor, string what, Func<string, bool>? ignore = null)
+        where T : nn.Module
+    {
+        var model = build();
+        try
+        {
+            Load(model, tensorsFor(model), what, ignore);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="LoadNew{T}(Func{T}, Func{T, TensorSource}, string, Func{string, bool}?)"/> from weight files (e.g. a
+    /// component folder's shards), opened once the model is built and closed after loading.
+    /// </summary>
+    /// <param name="view">Renames the files' keys for the model (e.g. legacy names); null keeps them.</param>
+    public static T LoadNew<T>(Func<T> build, string[] files, string what, Func<TensorSource, TensorSource>? view = null,
+                               Func<string, bool>? ignore = null)
+        where T : nn.Module
+    {
+        TensorSource? opened = null;
+        try
+        {
+            return LoadNew(build, _ =>
+            {
+                opened = TensorSource.Open(files);
+                return view is null ? opened : view(opened);
+            }, what, ignore);
+        }
+        finally
+        {
+            opened?.Dispose();
+        }
+    }
+
     /// <summary>Number of elements in all parameters (not buffers).</summary>
     public static long ParameterCount(nn.Module module) => module.parameters().Sum(p => p.NumberOfElements);
 }

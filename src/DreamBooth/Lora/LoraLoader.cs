@@ -163,9 +163,7 @@ public static class LoraLoader
 
         public ModuleIndex(nn.Module model)
         {
-            LdmUnetLayout? layout = model is UNet2DConditionModel unet && unet.Config.LayersPerBlock.Distinct().Count() == 1
-                ? new LdmUnetLayout(unet.Config.LayersPerBlock[0], [.. unet.Config.UpBlockTypes.Select(t => t == "CrossAttnUpBlock2D")])
-                : null;
+            var layout = model is UNet2DConditionModel unet ? LdmUnetLayout.Of(unet.Config.LayersPerBlock, unet.Config.UpBlockTypes) : null;
             foreach (var (path, module) in LoraInjector.ModulesOutsideAdapters(model))
             {
                 if (module is not (Modules.Linear or Modules.Conv2d or LoraLayer)) continue;

@@ -26,7 +26,7 @@ public enum AttentionKernel
 public sealed class Attention : Module<Tensor, Tensor?, Tensor>
 {
     private readonly Modules.GroupNorm? group_norm;
-    // Typed as modules, not Linear, so a LoRA wrapper (DreamBooth.Lora.LoraLinear) can take a projection's place.
+    // Typed as modules, not Linear, so a LoRA wrapper can take a projection's place.
     private readonly Module<Tensor, Tensor> to_q;
     private readonly Module<Tensor, Tensor> to_k;
     private readonly Module<Tensor, Tensor> to_v;

@@ -11,7 +11,7 @@ using static TorchSharp.torch.nn;
 public sealed class ResnetBlock2D : Module<Tensor, Tensor?, Tensor>
 {
     // Field names are state_dict keys. Do not rename. Convs and the Linear are typed as modules so a LoRA wrapper
-    // (DreamBooth.Lora) can take their place.
+    // can take their place.
     private readonly Modules.GroupNorm norm1;
     private readonly Module<Tensor, Tensor> conv1;
     private readonly Module<Tensor, Tensor>? time_emb_proj;   // Linear; null in the VAE (no time embedding)

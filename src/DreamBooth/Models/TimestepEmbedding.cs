@@ -8,7 +8,7 @@ using Modules = TorchSharp.Modules;
 /// <summary>linear_1 → SiLU → linear_2. The UNet uses it for the timestep and (SDXL) for the added text/time conditioning.</summary>
 public sealed class TimestepEmbedding : Module<Tensor, Tensor>
 {
-    // Linear layers, typed as modules so a LoRA wrapper (DreamBooth.Lora) can take their place.
+    // Linear layers, typed as modules so a LoRA wrapper can take their place.
     private readonly Module<Tensor, Tensor> linear_1;
     private readonly Module<Tensor, Tensor> linear_2;
 

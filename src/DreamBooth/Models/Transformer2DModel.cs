@@ -3,7 +3,6 @@
 namespace DreamBooth.Models;
 
 using DreamBooth.Torch;
-using DreamBooth.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -65,7 +64,7 @@ public sealed class Transformer2DModel : Module<Tensor, Tensor?, Tensor>, ICheck
 
         bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         foreach (var block in transformer_blocks)
-            x = checkpoint ? Checkpoint.Run(xs => block.call(xs[0]!, xs[1]), [x, encoderHiddenStates]) : block.call(x, encoderHiddenStates);
+            x = BlockCheckpointing.Call(block, x, encoderHiddenStates, checkpoint);
 
         if (useLinearProjection)
         {

@@ -2,6 +2,7 @@ namespace DreamBooth.Pipelines;
 
 using System.Reflection;
 using DreamBooth.IO;
+using DreamBooth.Loaders;
 using DreamBooth.Loading;
 using DreamBooth.Models.Autoencoders;
 using DreamBooth.Models.Clip;
@@ -90,9 +91,9 @@ public static class PipelineLoader
 internal sealed class PipelineParts : IDisposable
 {
     public CLIPTokenizer? Tokenizer;
-    public ICLIPTextEncoder? TextEncoder;
+    public CLIPTextEncoderBase? TextEncoder;
     public CLIPTokenizer? Tokenizer2;
-    public ICLIPTextEncoder? TextEncoder2;
+    public CLIPTextEncoderBase? TextEncoder2;
     public UNet2DConditionModel? Unet;
     public AutoencoderKL? Vae;
     public SchedulerConfig? SchedulerConfig;

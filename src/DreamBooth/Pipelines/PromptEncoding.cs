@@ -45,7 +45,7 @@ public static class PromptEncoding
         return (embeds.MoveToOuterDisposeScope(), out2.TextEmbeds!.alias().MoveToOuterDisposeScope());
     }
 
-    private static Tensor EncodeSd(CLIPTokenizer tokenizer, ICLIPTextEncoder encoder, string prompt, int? clipSkip, Device device)
+    private static Tensor EncodeSd(CLIPTokenizer tokenizer, CLIPTextEncoderBase encoder, string prompt, int? clipSkip, Device device)
     {
         using var scope = NewDisposeScope();
         var (ids, _) = tokenizer.EncodeBatch([prompt]);

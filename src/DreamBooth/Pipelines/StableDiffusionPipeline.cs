@@ -76,11 +76,11 @@ public sealed class StableDiffusionPipeline : IDisposable
 
     public CLIPTokenizer Tokenizer => parts.Tokenizer!;
 
-    public ICLIPTextEncoder TextEncoder => parts.TextEncoder!;
+    public CLIPTextEncoderBase TextEncoder => parts.TextEncoder!;
 
     public CLIPTokenizer? Tokenizer2 => parts.Tokenizer2;
 
-    public ICLIPTextEncoder? TextEncoder2 => parts.TextEncoder2;
+    public CLIPTextEncoderBase? TextEncoder2 => parts.TextEncoder2;
 
     public UNet2DConditionModel Unet => parts.Unet!;
 

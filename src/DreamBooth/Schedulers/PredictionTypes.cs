@@ -1,6 +1,6 @@
 namespace DreamBooth.Schedulers;
 
-/// <summary>The model parameterisations diffusers' schedulers accept: ε, v (Salimans & Ho 2022) and x_0.</summary>
+/// <summary>The model parameterisations diffusers' schedulers accept: ε, v (Salimans &amp; Ho 2022) and x_0.</summary>
 internal static class PredictionTypes
 {
     public static void Check(string className, string? predictionType, bool allowSample)

@@ -119,7 +119,7 @@ public abstract class SchedulerBase : IScheduler
         return (sqrtAlpha * originalSamples + sqrtOneMinusAlpha * noise).MoveToOuterDisposeScope();
     }
 
-    /// <summary>v = sqrt(ᾱ_t) ε − sqrt(1 − ᾱ_t) x_0 (Salimans & Ho 2022).</summary>
+    /// <summary>v = sqrt(ᾱ_t) ε − sqrt(1 − ᾱ_t) x_0 (Salimans &amp; Ho 2022).</summary>
     protected Tensor GetVelocityAlphas(Tensor sample, Tensor noise, Tensor timesteps)
     {
         using var scope = NewDisposeScope();

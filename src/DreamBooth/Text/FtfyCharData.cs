@@ -19,7 +19,7 @@ internal static class FtfyCharData
     internal static readonly Regex C1Control = new(@"[\x80-\x9f]", RegexOptions.CultureInvariant);
     internal static readonly Regex AnsiEscape = new(@"\x1b\[((?:\d|;)*)([a-zA-Z])", RegexOptions.CultureInvariant);
 
-    // Byte patterns; they run on "byte strings" where each char holds one byte (see FtfyCodecs.ToByteString).
+    // Byte patterns; they run on "byte strings" where each char holds one byte (see SingleByteCodec.EncodeToByteString).
     internal static readonly Regex AlteredUtf8 = new(
         @"[\xc2\xc3\xc5\xce\xd0\xd9][ ]"
         + @"|[\xe2\xe3][ ][\x80-\x84\x86-\x9f\xa1-\xbf]"

@@ -149,12 +149,4 @@ internal static class FtfyCodecs
     }
 
     private static bool IsCont(char b) => b is >= '\x80' and <= '\xbf';
-
-    /// <summary>A Latin-1 string as a byte string (identity; every char is below 0x100).</summary>
-    public static bool IsLatin1(string text)
-    {
-        foreach (var c in text)
-            if (c > 0xFF) return false;
-        return true;
-    }
 }

@@ -37,11 +37,7 @@ public sealed class DreamBoothDataset
 
     public int ClassCount => classes.Count;
 
-    public bool HasClassImages => classes.Count > 0;
-
     public int Count => Math.Max(instances.Count, classes.Count);
-
-    public IReadOnlyList<string> InstancePaths => instances.Select(i => i.Path).ToList();
 
     /// <summary>The instance (and class) image of example <paramref name="index"/>; random flip/crop draw from <paramref name="generator"/>.</summary>
     public (TrainImage Instance, TrainImage? Class) Get(int index, Generator? generator) => Render(index, Choose(index, generator));

@@ -43,7 +43,7 @@ public sealed class DreamBoothTrainer
         Directory.CreateDirectory(o.OutputDir);
         var store = new CheckpointStore(o.OutputDir);
         store.RemoveIncomplete();
-        var frozenDtype = o.MixedPrecision switch { "fp16" => ScalarType.Float16, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float32 };
+        var frozenDtype = TorchRuntime.ParseDtype(o.MixedPrecision);
         CheckKernels(frozenDtype);
         void Phase(string text) => progress?.Report(new TrainProgress(0, o.EffectiveMaxTrainSteps, double.NaN, 0, 0, 0, text));
 
@@ -166,7 +166,7 @@ public sealed class DreamBoothTrainer
     {
         var o = options;
         var unet = pipe.Unet;
-        var textEncoders = new[] { (nn.Module)pipe.TextEncoder, pipe.TextEncoder2 as nn.Module }.OfType<nn.Module>().ToList();
+        var textEncoders = new nn.Module?[] { pipe.TextEncoder, pipe.TextEncoder2 }.OfType<nn.Module>().ToList();
         Freeze(pipe.Vae);
         pipe.Vae.to(frozenDtype);
         if (!o.TrainTextEncoder)
@@ -276,11 +276,11 @@ public sealed class DreamBoothTrainer
     {
         state.Save(dir);
         if (LoraModel.Layers(pipe.Unet).Count > 0)
-            LoraWriter.Write(Path.Combine(dir, LoraWriter.DiffusersFileName), LoraTargetsOf(pipe, withTextEncoders: LoraModel.Layers((nn.Module)pipe.TextEncoder).Count > 0));
+            LoraWriter.Write(Path.Combine(dir, LoraWriter.DiffusersFileName), LoraTargetsOf(pipe, withTextEncoders: LoraModel.Layers(pipe.TextEncoder).Count > 0));
     }
 
     private static LoraTargets LoraTargetsOf(StableDiffusionPipeline pipe, bool withTextEncoders) =>
-        new(pipe.Unet, withTextEncoders ? (nn.Module)pipe.TextEncoder : null, withTextEncoders ? pipe.TextEncoder2 as nn.Module : null);
+        new(pipe.Unet, withTextEncoders ? pipe.TextEncoder : null, withTextEncoders ? pipe.TextEncoder2 : null);
 
     private static string SaveLora(StableDiffusionPipeline pipe, string outputDir, bool withTextEncoders, bool kohya)
     {

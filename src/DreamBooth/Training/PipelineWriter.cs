@@ -15,14 +15,14 @@ public static class PipelineWriter
         var configs = pipe.ConfigFolder;
         WriteModel(Path.Combine(outputDir, "unet"), "diffusion_pytorch_model.safetensors", pipe.Unet, Path.Combine(configs, "unet", "config.json"));
         WriteModel(Path.Combine(outputDir, "vae"), "diffusion_pytorch_model.safetensors", pipe.Vae, Path.Combine(configs, "vae", "config.json"));
-        WriteModel(Path.Combine(outputDir, "text_encoder"), "model.safetensors", (nn.Module)pipe.TextEncoder, Path.Combine(configs, "text_encoder", "config.json"));
+        WriteModel(Path.Combine(outputDir, "text_encoder"), "model.safetensors", pipe.TextEncoder, Path.Combine(configs, "text_encoder", "config.json"));
         CopyFolder(Path.Combine(configs, "tokenizer"), Path.Combine(outputDir, "tokenizer"));
         // As the script's save_pretrained: the scheduler re-saved with every key resolved (e.g. timestep_spacing), so a
         // later scheduler swap on this folder behaves as on the script's.
         Directory.CreateDirectory(Path.Combine(outputDir, "scheduler"));
         using (var scheduler = SchedulerRegistry.FromConfig(pipe.SchedulerConfig))
             AtomicFile.WriteAllText(Path.Combine(outputDir, "scheduler", "scheduler_config.json"), scheduler.Config.ToSavedJson());
-        if (pipe.TextEncoder2 is nn.Module te2)
+        if (pipe.TextEncoder2 is { } te2)
         {
             WriteModel(Path.Combine(outputDir, "text_encoder_2"), "model.safetensors", te2, Path.Combine(configs, "text_encoder_2", "config.json"));
             CopyFolder(Path.Combine(configs, "tokenizer_2"), Path.Combine(outputDir, "tokenizer_2"));

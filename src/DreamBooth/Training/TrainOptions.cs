@@ -12,7 +12,7 @@ public enum TrainMethod
 
 /// <summary>
 /// Every option of `dreambooth train`, named as diffusers' train_dreambooth.py / train_dreambooth_lora.py flags
-/// (snake_case in config files, kebab case on the command line). Null means "the method's default" (see <see cref="Resolve"/>).
+/// (snake_case in config files, kebab case on the command line). Null means "the method's default" (see the Effective… properties, e.g. <see cref="EffectiveLearningRate"/>).
 /// </summary>
 public sealed record TrainOptions
 {
@@ -213,6 +213,4 @@ public sealed record TrainOptions
             System.Text.Json.Nodes.JsonValue.Create(d),
         _ => System.Text.Json.Nodes.JsonValue.Create(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
     };
-
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }

@@ -17,7 +17,7 @@ public static class Validation
     {
         var dir = Path.Combine(options.OutputDir, "validation");
         Directory.CreateDirectory(dir);
-        var text = (nn.Module)pipe.TextEncoder;
+        var text = pipe.TextEncoder;
         bool unetTraining = pipe.Unet.training, textTraining = text.training;
         pipe.Unet.eval();
         if (textEncoderTrains) text.eval();

@@ -2,6 +2,7 @@ namespace DreamBooth.Tests.Loading;
 
 using System.Text.Json;
 using DreamBooth.IO;
+using DreamBooth.Loaders;
 using DreamBooth.Loading;
 using DreamBooth.Models.Unets;
 using DreamBooth.Pipelines;

@@ -5,6 +5,7 @@ using DreamBooth.Lora;
 using DreamBooth.Models.Clip;
 using DreamBooth.Models.Unets;
 using DreamBooth.Tests.Training;
+using DreamBooth.Torch;
 using DreamBooth.Training;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

@@ -41,7 +41,9 @@ public sealed class AutoencoderKL : Module<Tensor, Tensor>
     /// <summary>Fraction of a tile shared with its neighbour and cross-faded.</summary>
     public double TileOverlapFactor { get; set; } = 0.25;
 
-    public AutoencoderKL(AutoencoderKLConfig config) : base(nameof(AutoencoderKL))
+    /// <param name="device">Where to move the parameters once built (the VAE is built in float32 on the CPU).</param>
+    /// <param name="dtype">Parameter dtype to convert to once built.</param>
+    public AutoencoderKL(AutoencoderKLConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(AutoencoderKL))
     {
         config.Validate();
         Config = config;
@@ -52,6 +54,8 @@ public sealed class AutoencoderKL : Module<Tensor, Tensor>
         TileSampleMinSize = config.SampleSize;
         TileLatentMinSize = (int)(config.SampleSize / (double)config.DownsampleFactor);
         RegisterComponents();
+        if (dtype is ScalarType t) this.to(t);
+        if (device is not null) this.to(device);
     }
 
     /// <summary>
@@ -62,22 +66,8 @@ public sealed class AutoencoderKL : Module<Tensor, Tensor>
                                                string? variant = null)
     {
         var config = AutoencoderKLConfig.Load(Path.Combine(componentDir, "config.json"));
-        var vae = new AutoencoderKL(config);
-        try
-        {
-            vae.to(dtype);
-            if (device is not null) vae.to(device);
-            using var files = TensorSource.Open(WeightFiles.Find(componentDir, "diffusion_pytorch_model", variant));
-            using var source = LegacyKeys.RenameDeprecatedAttention(files);
-            StateDictLoader.Load(vae, source, componentDir);
-            vae.eval();
-            return vae;
-        }
-        catch
-        {
-            vae.Dispose();
-            throw;
-        }
+        return StateDictLoader.LoadNew(() => new AutoencoderKL(config, device, dtype),
+            WeightFiles.Find(componentDir, "diffusion_pytorch_model", variant), componentDir, LegacyKeys.RenameDeprecatedAttention);
     }
 
     /// <summary>Images [B, in, H, W] in [-1, 1] → posterior over latents [B, latent, H/f, W/f].</summary>

@@ -10,7 +10,7 @@ using Modules = TorchSharp.Modules;
 public sealed class CLIPAttention : Module<Tensor, Tensor, Tensor>
 {
     // Declared in transformers' order so state_dict() lists keys as it does. Typed as modules, not Linear, so a
-    // LoRA wrapper (DreamBooth.Lora.LoraLinear) can take a projection's place.
+    // LoRA wrapper can take a projection's place.
     private readonly Module<Tensor, Tensor> k_proj;
     private readonly Module<Tensor, Tensor> v_proj;
     private readonly Module<Tensor, Tensor> q_proj;

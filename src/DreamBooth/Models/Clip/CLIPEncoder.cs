@@ -1,7 +1,7 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPEncoder
 namespace DreamBooth.Models.Clip;
 
-using DreamBooth.Training;
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -31,7 +31,7 @@ public sealed class CLIPEncoder : Module<Tensor, Tensor, IReadOnlyList<Tensor>>,
         bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         foreach (var layer in layers)
         {
-            h = checkpoint ? Checkpoint.Run(xs => layer.call(xs[0]!, xs[1]!), [h, attentionMask]) : layer.call(h, attentionMask);
+            h = BlockCheckpointing.Call(layer, h, attentionMask, checkpoint);
             states.Add(h);
         }
         return states;

@@ -1,25 +1,20 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPTextModel
 namespace DreamBooth.Models.Clip;
 
-using DreamBooth.Loading;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 
 /// <summary>
 /// The CLIP text tower (SD 1.x / 2.x <c>text_encoder</c>, SDXL <c>text_encoder</c>). Keys: <c>text_model.*</c>.
 /// The constructor leaves parameters uninitialised (this model is only ever loaded): use
 /// <see cref="FromPretrained"/>, or construct on the meta device to inspect keys and shapes.
 /// </summary>
-public sealed class CLIPTextModel : Module<Tensor, CLIPTextOutput>, ICLIPTextEncoder
+public sealed class CLIPTextModel : CLIPTextEncoderBase
 {
     private readonly CLIPTextTransformer text_model;
 
-    public CLIPTextConfig Config { get; }
-
     public CLIPTextModel(CLIPTextConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
-        : base(nameof(CLIPTextModel))
+        : base(nameof(CLIPTextModel), config)
     {
-        Config = config;
         text_model = new CLIPTextTransformer(config, device ?? CPU, dtype);
         RegisterComponents();
     }
@@ -32,30 +27,13 @@ public sealed class CLIPTextModel : Module<Tensor, CLIPTextOutput>, ICLIPTextEnc
     /// <param name="variant">e.g. "fp16": prefer <c>model.fp16.safetensors</c>, fall back to <c>model.safetensors</c>.</param>
     public static CLIPTextModel FromPretrained(string componentDir, Device? device = null,
                                               ScalarType dtype = ScalarType.Float32, string? variant = null) =>
-        CLIPTextLoading.Load(componentDir, device, dtype, variant, (config, d, t) => new CLIPTextModel(config, d, t),
+        LoadFolder(componentDir, device, dtype, variant, (config, d, t) => new CLIPTextModel(config, d, t),
             // transformers drops text_projection.weight (with a warning) when a projection checkpoint is loaded
             // into the plain model; do the same so SDXL's text_encoder_2 can be used without its projection.
             key => CLIPTextTransformer.IsIgnoredCheckpointKey(key) || key == "text_projection.weight");
 
-    public long ParameterCount => StateDictLoader.ParameterCount(this);
-
-    /// <inheritdoc/>
-    public bool GradientCheckpointing
-    {
-        get => gradientCheckpointing;
-        set
-        {
-            gradientCheckpointing = value;
-            BlockCheckpointing.SetAll(this, value);
-        }
-    }
-
-    private bool gradientCheckpointing;
-
     /// <param name="inputIds">[B, T] token ids.</param>
     public override CLIPTextOutput forward(Tensor inputIds) => text_model.call(inputIds);
 
-    public CLIPTextOutput Encode(Tensor inputIds) => call(inputIds);
-
-    public Tensor FinalLayerNorm(Tensor hiddenStates) => text_model.FinalLayerNorm(hiddenStates);
+    public override Tensor FinalLayerNorm(Tensor hiddenStates) => text_model.FinalLayerNorm(hiddenStates);
 }

@@ -1,9 +1,7 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPTextModelWithProjection
 namespace DreamBooth.Models.Clip;
 
-using DreamBooth.Loading;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
 
 /// <summary>
@@ -11,17 +9,14 @@ using Modules = TorchSharp.Modules;
 /// <see cref="CLIPTextOutput.TextEmbeds"/> are the UNet's pooled text embedding). Parameters start uninitialised:
 /// use <see cref="FromPretrained"/>, or construct on the meta device to inspect keys and shapes.
 /// </summary>
-public sealed class CLIPTextModelWithProjection : Module<Tensor, CLIPTextOutput>, ICLIPTextEncoder
+public sealed class CLIPTextModelWithProjection : CLIPTextEncoderBase
 {
     private readonly CLIPTextTransformer text_model;
     private readonly Modules.Linear text_projection;   // [projection_dim, hidden], no bias
 
-    public CLIPTextConfig Config { get; }
-
     public CLIPTextModelWithProjection(CLIPTextConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
-        : base(nameof(CLIPTextModelWithProjection))
+        : base(nameof(CLIPTextModelWithProjection), config)
     {
-        Config = config;
         text_model = new CLIPTextTransformer(config, device ?? CPU, dtype);
         text_projection = UninitializedLayers.Linear(config.HiddenSize, config.ProjectionDim, bias: false, device ?? CPU, dtype);
         RegisterComponents();
@@ -30,23 +25,8 @@ public sealed class CLIPTextModelWithProjection : Module<Tensor, CLIPTextOutput>
     /// <summary>Loads a component folder (see <see cref="CLIPTextModel.FromPretrained"/>); <c>text_projection.weight</c> is required.</summary>
     public static CLIPTextModelWithProjection FromPretrained(string componentDir, Device? device = null,
                                                              ScalarType dtype = ScalarType.Float32, string? variant = null) =>
-        CLIPTextLoading.Load(componentDir, device, dtype, variant,
+        LoadFolder(componentDir, device, dtype, variant,
             (config, d, t) => new CLIPTextModelWithProjection(config, d, t), CLIPTextTransformer.IsIgnoredCheckpointKey);
-
-    public long ParameterCount => StateDictLoader.ParameterCount(this);
-
-    /// <inheritdoc/>
-    public bool GradientCheckpointing
-    {
-        get => gradientCheckpointing;
-        set
-        {
-            gradientCheckpointing = value;
-            BlockCheckpointing.SetAll(this, value);
-        }
-    }
-
-    private bool gradientCheckpointing;
 
     /// <param name="inputIds">[B, T] token ids.</param>
     public override CLIPTextOutput forward(Tensor inputIds)
@@ -57,7 +37,5 @@ public sealed class CLIPTextModelWithProjection : Module<Tensor, CLIPTextOutput>
         return (output with { TextEmbeds = textEmbeds }).MoveToOuterDisposeScope();
     }
 
-    public CLIPTextOutput Encode(Tensor inputIds) => call(inputIds);
-
-    public Tensor FinalLayerNorm(Tensor hiddenStates) => text_model.FinalLayerNorm(hiddenStates);
+    public override Tensor FinalLayerNorm(Tensor hiddenStates) => text_model.FinalLayerNorm(hiddenStates);
 }

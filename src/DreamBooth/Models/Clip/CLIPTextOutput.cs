@@ -24,7 +24,7 @@ public sealed record CLIPTextOutput(
 
     /// <summary>
     /// <c>hidden_states[-(clipSkip + 1)]</c>, as diffusers' <c>encode_prompt</c> picks it for clip_skip; still without
-    /// <c>final_layer_norm</c> (SD 1.x/2.x apply it via <see cref="ICLIPTextEncoder.FinalLayerNorm"/>, SDXL does not).
+    /// <c>final_layer_norm</c> (SD 1.x/2.x apply it via <see cref="CLIPTextEncoderBase.FinalLayerNorm"/>, SDXL does not).
     /// </summary>
     public Tensor HiddenStateForClipSkip(int clipSkip) =>
         clipSkip >= 0 && clipSkip < HiddenStates.Count

@@ -2,6 +2,7 @@
 // (dual_cross_attention=False, only_cross_attention=False, attention_type="default").
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -49,7 +50,7 @@ public sealed class CrossAttnDownBlock2D : Module<Tensor, Tensor, Tensor?, (Tens
         bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         for (int i = 0; i < resnets.Count; i++)
         {
-            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnets[i], h, temb, checkpoint);
             h = attentions[i].call(h, encoderHiddenStates);
             skips.Add(h);
         }

@@ -2,6 +2,7 @@
 // (dual_cross_attention=False, only_cross_attention=False, no FreeU).
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -39,8 +40,6 @@ public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor
     /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
     public bool GradientCheckpointing { get; set; }
 
-    public int NumResnets => resnets.Count;
-
     /// <param name="skips">This block's skip tensors in down-path order; consumed from the last.</param>
     /// <param name="upsampleSize">[H, W] for the upsampler when the latent size is not a multiple of the UNet's stride.</param>
     public override Tensor forward(Tensor hiddenStates, Tensor[] skips, Tensor temb, Tensor? encoderHiddenStates, long[]? upsampleSize)
@@ -53,7 +52,7 @@ public sealed class CrossAttnUpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor
         for (int i = 0; i < resnets.Count; i++)
         {
             h = cat([h, skips[^(i + 1)]], 1);                                               // [B, C + C_skip, H, W]
-            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnets[i], h, temb, checkpoint);
             h = attentions[i].call(h, encoderHiddenStates);
         }
         if (upsamplers is not null)

@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/unets/unet_2d_blocks.py::DownBlock2D (resnet_time_scale_shift="default").
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -39,7 +40,7 @@ public sealed class DownBlock2D : Module<Tensor, Tensor, Tensor?, (Tensor Hidden
         bool checkpoint = BlockCheckpointing.Active(this, GradientCheckpointing);
         foreach (var resnet in resnets)
         {
-            h = BlockCheckpointing.Resnet(resnet, h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnet, h, temb, checkpoint);
             skips.Add(h);
         }
         if (downsamplers is not null)

@@ -39,19 +39,15 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
     /// <summary>
     /// diffusers' <c>enable_gradient_checkpointing()</c>: while the model is in training mode and grad is enabled, every
     /// resnet of the down, mid and up blocks and every transformer block of their attentions runs through
-    /// <see cref="Training.Checkpoint"/> and is recomputed in backward (as diffusers, the mid block's first resnet is
+    /// <see cref="Checkpoint"/> and is recomputed in backward (as diffusers, the mid block's first resnet is
     /// not checkpointed). Same outputs; same gradients up to the order in which a few three-way gradient sums are added
     /// (~1e-7 relative in fp32). Less activation memory, one extra forward of those blocks.
-    /// No effect in eval mode or under no_grad. Use <see cref="Training.Checkpoint.Backward"/> for the loss.
+    /// No effect in eval mode or under no_grad. Use <see cref="Checkpoint.Backward"/> for the loss.
     /// </summary>
     public bool GradientCheckpointing
     {
         get => gradientCheckpointing;
-        set
-        {
-            gradientCheckpointing = value;
-            BlockCheckpointing.SetAll(this, value);
-        }
+        set => BlockCheckpointing.SetAll(this, gradientCheckpointing = value);
     }
 
     private bool gradientCheckpointing;
@@ -130,19 +126,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
         var config = UNet2DConditionConfig.Load(Path.Combine(componentDir, "config.json"));
         var files = WeightFiles.Find(componentDir, "diffusion_pytorch_model", variant);
         // Built directly on the target device and dtype: no transient float32 copy of the weights.
-        var model = new UNet2DConditionModel(config, device, dtype);
-        try
-        {
-            using var source = TensorSource.Open(files);
-            StateDictLoader.Load(model, source, componentDir);
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return StateDictLoader.LoadNew(() => new UNet2DConditionModel(config, device, dtype), files, componentDir);
     }
 
     /// <summary>Number of parameter elements (859,520,964 for SD 1.5).</summary>
@@ -169,34 +153,43 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
         long factor = 1L << numUpsamplers;
         bool forwardUpsampleSize = sample.shape[^2] % factor != 0 || sample.shape[^1] % factor != 0;
 
+        // 0. center input
         if (Config.CenterInputSample) sample = 2 * sample - 1.0;
-        var emb = TimeEmbedding(sample, timestep);                                            // [B, temb]
-        if (add_embedding is not null) emb = Ops.Add(emb, AddedEmbedding(emb, addedCond));
 
+        // 1. time: timestep features (plus, for SDXL, the pooled text and size/crop ids) → one embedding per sample
+        var emb = TimeEmbedding(sample, timestep);                                            // [B, temb]
+        if (add_embedding is not null) emb = Ops.Add(emb, AddedEmbedding(emb, addedCond));   // [B, temb]
+
+        // 2. pre-process
         var h = conv_in.call(sample);                                                         // [B, C0, H, W]
+
+        // 3. down: every resnet and downsampler output is kept as a skip for the up path
         var skips = new List<Tensor> { h };
         foreach (var block in down_blocks)
         {
-            (h, var res) = block.call(h, emb, encoderHiddenStates);
+            (h, var res) = block.call(h, emb, encoderHiddenStates);                          // halves H, W except the last
             skips.AddRange(res);
         }
 
-        h = mid_block.call(h, emb, encoderHiddenStates);
+        // 4. mid
+        h = mid_block.call(h, emb, encoderHiddenStates);                                      // [B, C_last, h, w]
 
+        // 5. up: each block takes as many skips as it has resnets, deepest first
         long[]? upsampleSize = null;
         for (int i = 0; i < up_blocks.Count; i++)
         {
             int count = upBlockResnets[i];
             var res = skips.GetRange(skips.Count - count, count).ToArray();
             skips.RemoveRange(skips.Count - count, count);
-            if (i < up_blocks.Count - 1 && forwardUpsampleSize) upsampleSize = skips[^1].shape[2..];
+            if (i < up_blocks.Count - 1 && forwardUpsampleSize) upsampleSize = skips[^1].shape[2..];   // [h, w] of the next skip
             var previous = h;
-            h = up_blocks[i].call(h, res, emb, encoderHiddenStates, upsampleSize);
+            h = up_blocks[i].call(h, res, emb, encoderHiddenStates, upsampleSize);               // doubles H, W except the last
             // Free consumed activations now rather than at the end of the scope (autograd keeps its own references).
             previous.Dispose();
             foreach (var t in res) t.Dispose();
         }
 
+        // 6. post-process
         h = conv_out.call(functional.silu(conv_norm_out.call(h)));                           // [B, out, H, W]
         return h.MoveToOuterDisposeScope();
     }
@@ -204,7 +197,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
     // diffusers get_time_embed + time_embedding: broadcast to the batch, float32 features cast to the model dtype.
     private Tensor TimeEmbedding(Tensor sample, Tensor timestep)
     {
-        var t = timestep.dim() == 0 ? timestep.reshape(1) : timestep;
+        var t = timestep.dim() == 0 ? timestep.reshape(1) : timestep;                       // [] → [1]
         t = t.to(sample.device).expand(sample.shape[0]);                                     // [B]
         return time_embedding.call(time_proj.call(t).to(sample.dtype));
     }
@@ -214,7 +207,8 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
     {
         var (textEmbeds, timeIds) = addedCond ?? throw new ArgumentException(
             "This UNet has addition_embed_type \"text_time\" (SDXL): pass the pooled text embeddings and time ids.", nameof(addedCond));
-        var timeEmbeds = add_time_proj!.call(timeIds.flatten()).reshape(textEmbeds.shape[0], -1);   // [B, 6·addition_time_embed_dim]
+        var timeEmbeds = add_time_proj!.call(timeIds.flatten())                              // [B·6, addition_time_embed_dim]
+            .reshape(textEmbeds.shape[0], -1);                                               // [B, 6·addition_time_embed_dim]
         // diffusers concatenates (promoting to float32) and then casts to emb's dtype; casting first gives the same values.
         var addEmbeds = cat([textEmbeds.to(emb.dtype), timeEmbeds.to(emb.dtype)], -1);            // [B, projection_..._input_dim]
         return add_embedding!.call(addEmbeds);

@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/unets/unet_2d_blocks.py::UNetMidBlock2DCrossAttn (num_layers=1, default attention).
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -44,7 +45,7 @@ public sealed class UNetMidBlock2DCrossAttn : Module<Tensor, Tensor, Tensor?, Te
         for (int i = 0; i < attentions.Count; i++)
         {
             h = attentions[i].call(h, encoderHiddenStates);
-            h = BlockCheckpointing.Resnet(resnets[i + 1], h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnets[i + 1], h, temb, checkpoint);
         }
         return h.MoveToOuterDisposeScope();
     }

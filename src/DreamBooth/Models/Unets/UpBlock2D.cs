@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/unets/unet_2d_blocks.py::UpBlock2D (no FreeU, resnet_time_scale_shift="default").
 namespace DreamBooth.Models.Unets;
 
+using DreamBooth.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Modules = TorchSharp.Modules;
@@ -33,8 +34,6 @@ public sealed class UpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]
     /// <see cref="UNet2DConditionModel.GradientCheckpointing"/>; acts only in training mode with grad enabled).</summary>
     public bool GradientCheckpointing { get; set; }
 
-    public int NumResnets => resnets.Count;
-
     /// <param name="skips">This block's skip tensors in down-path order; consumed from the last.</param>
     /// <param name="encoderHiddenStates">Ignored: the same call shape as <see cref="CrossAttnUpBlock2D"/>.</param>
     /// <param name="upsampleSize">[H, W] for the upsampler when the latent size is not a multiple of the UNet's stride.</param>
@@ -48,7 +47,7 @@ public sealed class UpBlock2D : Module<Tensor, Tensor[], Tensor, Tensor?, long[]
         for (int i = 0; i < resnets.Count; i++)
         {
             h = cat([h, skips[^(i + 1)]], 1);                                               // [B, C + C_skip, H, W]
-            h = BlockCheckpointing.Resnet(resnets[i], h, temb, checkpoint);
+            h = BlockCheckpointing.Call(resnets[i], h, temb, checkpoint);
         }
         if (upsamplers is not null)
             foreach (var up in upsamplers) h = up.call(h, upsampleSize);

@@ -3,7 +3,7 @@ namespace DreamBooth.Tests.Models.Clip;
 using DreamBooth.IO;
 using DreamBooth.Models.Clip;
 using DreamBooth.Tests.Training;
-using DreamBooth.Training;
+using DreamBooth.Torch;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -13,7 +13,7 @@ public sealed class CLIPTextModelCheckpointingTests(ITestOutputHelper output)
 {
     /// <summary>Forward + backward of an MSE on every output in training mode; returns the outputs, then every
     /// parameter gradient (in parameters() order).</summary>
-    private static List<Tensor> ForwardBackward(ICLIPTextEncoder encoder, Tensor ids, int seed)
+    private static List<Tensor> ForwardBackward(CLIPTextEncoderBase encoder, Tensor ids, int seed)
     {
         using var scope = NewDisposeScope();
         var module = (nn.Module)encoder;

@@ -3,7 +3,7 @@ namespace DreamBooth.Tests.Models.Unets;
 using DreamBooth.Models;
 using DreamBooth.Models.Unets;
 using DreamBooth.Tests.Training;
-using DreamBooth.Training;
+using DreamBooth.Torch;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

@@ -1,9 +1,10 @@
 // Original LDM / A1111 single-file checkpoints (SD 1.x naming): one .safetensors holding the UNet under
 // model.diffusion_model., the VAE under first_stage_model. and the CLIP text encoder under
 // cond_stage_model.transformer. Names are translated by LdmKeyMap; only the tensors a model asks for are read.
-namespace DreamBooth.Loading;
+namespace DreamBooth.Loaders;
 
 using DreamBooth.IO;
+using DreamBooth.Loading;
 using DreamBooth.Models.Autoencoders;
 using DreamBooth.Models.Clip;
 using DreamBooth.Models.Unets;
@@ -15,66 +16,24 @@ public static class SingleFileCheckpoint
 {
     public static UNet2DConditionModel LoadUnet(TensorSource file, UNet2DConditionConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
-        var model = new UNet2DConditionModel(config, device, dtype);
-        try
-        {
-            using var source = Unet(file, model.state_dict().Keys, Layout(config));
-            StateDictLoader.Load(model, source, "the single-file UNet (model.diffusion_model.*)");
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        var layout = Layout(config);
+        return StateDictLoader.LoadNew(() => new UNet2DConditionModel(config, device, dtype),
+            model => Unet(file, model.state_dict().Keys, layout), "the single-file UNet (model.diffusion_model.*)");
     }
 
-    public static AutoencoderKL LoadVae(TensorSource file, AutoencoderKLConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
-    {
-        var vae = new AutoencoderKL(config);
-        try
-        {
-            vae.to(dtype);
-            if (device is not null) vae.to(device);
-            using var legacy = LegacyKeys.RenameDeprecatedAttention(file);
-            using var source = Vae(legacy, vae.state_dict().Keys, config.UpBlockTypes.Count);
-            StateDictLoader.Load(vae, source, "the single-file VAE (first_stage_model.*)");
-            vae.eval();
-            return vae;
-        }
-        catch
-        {
-            vae.Dispose();
-            throw;
-        }
-    }
+    public static AutoencoderKL LoadVae(TensorSource file, AutoencoderKLConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
+        StateDictLoader.LoadNew(() => new AutoencoderKL(config, device, dtype),
+            vae => Vae(LegacyKeys.RenameDeprecatedAttention(file), vae.state_dict().Keys, config.UpBlockTypes.Count),
+            "the single-file VAE (first_stage_model.*)");
 
-    public static ICLIPTextEncoder LoadTextEncoder(TensorSource file, CLIPTextConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32)
-    {
-        var encoder = CLIPTextEncoder.Create(config, device, dtype);
-        try
-        {
-            var module = (nn.Module)encoder;
-            using var source = TextEncoder(file, module.state_dict().Keys);
-            StateDictLoader.Load(module, source, "the single-file text encoder (cond_stage_model.transformer.*)");
-            module.eval();
-            return encoder;
-        }
-        catch
-        {
-            (encoder as IDisposable)?.Dispose();
-            throw;
-        }
-    }
+    public static CLIPTextEncoderBase LoadTextEncoder(TensorSource file, CLIPTextConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
+        StateDictLoader.LoadNew(() => CLIPTextEncoder.Create(config, device, dtype),
+            encoder => TextEncoder(file, encoder.state_dict().Keys), "the single-file text encoder (cond_stage_model.transformer.*)");
 
     /// <summary>The LDM layout of a UNet config; LDM numbering needs the same layer count in every block.</summary>
-    public static LdmUnetLayout Layout(UNet2DConditionConfig config)
-    {
-        if (config.LayersPerBlock.Distinct().Count() != 1)
-            throw new DreamBoothException("Single-file checkpoints need the same layers_per_block in every UNet block.");
-        return new LdmUnetLayout(config.LayersPerBlock[0], config.UpBlockTypes.Select(t => t.StartsWith("CrossAttn", StringComparison.Ordinal)).ToList());
-    }
+    public static LdmUnetLayout Layout(UNet2DConditionConfig config) =>
+        LdmUnetLayout.Of(config.LayersPerBlock, config.UpBlockTypes)
+        ?? throw new DreamBoothException("Single-file checkpoints need the same layers_per_block in every UNet block.");
 
     /// <summary>True when the file's keys look like an LDM single-file checkpoint.</summary>
     public static bool IsSingleFile(TensorSource file) =>

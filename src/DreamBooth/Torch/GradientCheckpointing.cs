@@ -1,8 +1,7 @@
 // Mirrors diffusers src/diffusers/models/modeling_utils.py::ModelMixin.enable_gradient_checkpointing (0.27.2): the
 // switch is set on every submodule that has one, and each of them checkpoints its own resnets / transformer blocks.
-namespace DreamBooth.Models;
+namespace DreamBooth.Torch;
 
-using DreamBooth.Training;
 using static TorchSharp.torch;
 
 /// <summary>A module that can recompute its sub-blocks in backward instead of keeping their activations
@@ -27,7 +26,9 @@ internal static class BlockCheckpointing
     /// activations could be dropped, so the plain path runs (Checkpoint.Run would do the same).</summary>
     public static bool Active(nn.Module module, bool enabled) => enabled && module.training && is_grad_enabled();
 
-    /// <summary>resnet(h, temb), checkpointed when <paramref name="checkpoint"/> is set.</summary>
-    public static Tensor Resnet(ResnetBlock2D resnet, Tensor hiddenStates, Tensor? temb, bool checkpoint) =>
-        checkpoint ? Checkpoint.Run(xs => resnet.call(xs[0]!, xs[1]), [hiddenStates, temb]) : resnet.call(hiddenStates, temb);
+    /// <summary>block(hidden, extra) — a resnet with its time embedding, a transformer block with its context, a CLIP
+    /// layer with its mask — checkpointed when <paramref name="checkpoint"/> is set.</summary>
+    public static Tensor Call<TExtra>(nn.Module<Tensor, TExtra, Tensor> block, Tensor hiddenStates, TExtra extra, bool checkpoint)
+        where TExtra : Tensor? =>
+        checkpoint ? Checkpoint.Run(xs => block.call(xs[0]!, (TExtra)xs[1]!), [hiddenStates, extra]) : block.call(hiddenStates, extra);
 }

@@ -1,6 +1,7 @@
-namespace DreamBooth.Tests.Loading;
+namespace DreamBooth.Tests.Loaders;
 
 using DreamBooth.IO;
+using DreamBooth.Loaders;
 using DreamBooth.Loading;
 using DreamBooth.Models.Autoencoders;
 using DreamBooth.Models.Clip;

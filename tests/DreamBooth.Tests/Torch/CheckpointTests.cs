@@ -1,6 +1,7 @@
-namespace DreamBooth.Tests.Training;
+namespace DreamBooth.Tests.Torch;
 
-using DreamBooth.Training;
+using DreamBooth.Tests.Training;
+using DreamBooth.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
 // Mirrors torch.utils.checkpoint.checkpoint (use_reentrant=True flavour, preserve_rng_state=True)
-namespace DreamBooth.Training;
+namespace DreamBooth.Torch;
 
 using TorchSharp;
 using static TorchSharp.torch;
