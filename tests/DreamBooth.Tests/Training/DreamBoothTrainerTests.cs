@@ -145,6 +145,23 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
         Assert.Equal([1, 2, 3], TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)).Select(l => l.Step));
     }
 
+    // One image per batch, three batches per epoch: the checkpoint at step 2 falls mid-epoch, with batch 3 already
+    // fetched (its random crop and flip drawn, as accelerate fetches one ahead). The resumed run must reuse that batch.
+    [Fact]
+    public void Train_ResumedMidEpoch_ReusesTheBatchFetchedAheadAndEndsBitwiseEqual()
+    {
+        var straight = Options("mid-straight", 5) with { TrainBatchSize = 1, GradientAccumulationSteps = 1 };
+        var a = Read(Trainer(straight).Run().WeightsFile!);
+        var first = straight with { OutputDir = Path.Combine(root, "mid-resumed"), MaxTrainSteps = 2 };
+        Trainer(first).Run();
+        var state = CheckpointStore.LoadState(new CheckpointStore(first.OutputDir).List()[^1].Path);
+        Assert.NotNull(state.Loader.Ahead);
+        Assert.Equal(2, state.Loader.AheadIndex);                                          // the third batch
+        var b = Read(Trainer(first with { MaxTrainSteps = 5, ResumeFromCheckpoint = "latest" }).Run().WeightsFile!);
+        foreach (var (name, t) in a)
+            Assert.True(t.equal(b[name]).all().item<bool>(), $"{name} differs after a mid-epoch resume");
+    }
+
     [Fact]
     public void Train_NaNLoss_StopsWithClearMessageAndKeepsLastCheckpoint()
     {

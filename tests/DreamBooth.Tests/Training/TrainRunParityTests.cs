@@ -104,6 +104,40 @@ public sealed class TrainRunParityTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    // The script's own command line (run.json argv), flags in kebab case, through the CLI.
+    [Fact]
+    public void Cli_TheScriptsCommandLine_ReproducesItsLosses()
+    {
+        const string run = "lora-sd2v";
+        var o = Options(run, "lora", 8, false);
+        using var reference = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("train_runs", run, "run.json")));
+        var argv = reference.RootElement.GetProperty("argv").EnumerateArray().Select(a => a.GetString()!).ToList();
+        var args = new List<string> { "train", "--attention", "math", "--threads", "1" };
+        for (int i = 0; i < argv.Count; i++)
+        {
+            var flag = argv[i];
+            if (flag == "--dataloader_num_workers") { i++; continue; }                     // no worker processes here
+            var value = i + 1 < argv.Count && !argv[i + 1].StartsWith("--", StringComparison.Ordinal) ? argv[++i] : null;
+            args.Add(flag.Replace('_', '-'));
+            if (value is null) continue;
+            args.Add(flag switch
+            {
+                "--pretrained_model_name_or_path" => Fixtures.Path("sd2-tiny-v"),
+                "--instance_data_dir" => o.InstanceDataDir!,
+                "--class_data_dir" => o.ClassDataDir!,
+                "--output_dir" => o.OutputDir,
+                _ => value,
+            });
+        }
+        var (code, text) = DreamBooth.Tests.Cli.CliRunner.Run([.. args]);
+        Assert.True(code == 0, text);
+        var expected = reference.RootElement.GetProperty("steps").EnumerateArray().Select(e => e.GetProperty("loss").GetDouble()).ToList();
+        var logged = TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)).Select(l => l.Loss).ToList();
+        Assert.Equal(expected.Count, logged.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(Math.Abs(logged[i] - expected[i]) <= 1e-5 * expected[i], $"step {i + 1}: loss {logged[i]:R}, diffusers {expected[i]:R}");
+    }
+
     [Theory]
     [InlineData("lora-sd15", "sd15-tiny", false)]
     [InlineData("lora-sd2v", "sd2-tiny-v", false)]
