@@ -56,6 +56,17 @@ public sealed class CliErrorTests : IDisposable
         Assert.Equal("error: " + expected, text);
     }
 
+    // Spectre calls an int? option's type "Nullable`1"; the message used to pass that on instead of naming the option.
+    [Theory]
+    [InlineData("generate", "--width", "a whole number")]
+    [InlineData("train", "--resolution", "a whole number")]
+    [InlineData("train", "--lora-alpha", "a number")]
+    public void NullableNumberOption_ValueOfWrongType_NamesTheOption(string command, string option, string wanted)
+    {
+        var text = OneLineError(CliRunner.Run(command, option, "abc"), 2);
+        Assert.Equal($"error: {option}: 'abc' is not {wanted}.", text);
+    }
+
     [Theory]
     [InlineData("--width", "0")]
     [InlineData("--steps", "0")]
