@@ -123,7 +123,6 @@ public sealed record TrainOptions
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
-        WriteIndented = true,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         AllowTrailingCommas = true,
@@ -204,6 +203,4 @@ public sealed record TrainOptions
             System.Text.Json.Nodes.JsonValue.Create(d),
         _ => System.Text.Json.Nodes.JsonValue.Create(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
     };
-
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }
