@@ -117,7 +117,10 @@ public sealed record TrainOptions
             Require(NumValidationImages >= 1, "--num-validation-images must be at least 1 (leave out --validation-prompt for no validation).");
             Require(ValidationInferenceSteps >= 1, "validation_inference_steps must be at least 1.");
         }
-        LrSchedule.Parse(LrScheduler);
+        // get_scheduler's piecewise_constant needs step rules, which diffusers' training scripts never pass: it would
+        // only fail in the trainer, after the model has loaded.
+        Require(LrSchedule.Parse(LrScheduler) != "piecewise_constant",
+                $"--lr-scheduler {LrScheduler}: piecewise_constant needs step rules, which training does not take; use constant, constant_with_warmup, linear, cosine, cosine_with_restarts or polynomial.");
         return this;
     }
 

@@ -69,6 +69,18 @@ public sealed class TrainOptionsTests : IDisposable
     }
 
     [Theory]
+    [InlineData("piecewise_constant")]
+    [InlineData("Piecewise-Constant")]
+    public void Validated_PiecewiseConstantScheduler_RejectedBeforeTheModelLoads(string name)
+    {
+        // It used to pass validation and fail in the trainer, after the model had loaded: it needs step rules.
+        var o = new TrainOptions { InstanceDataDir = dir, InstancePrompt = "a photo of sks dog", LrScheduler = name };
+        var e = Assert.ThrowsAny<DreamBoothException>(() => o.Validated());
+        Assert.Contains(name, e.Message);
+        (o with { LrScheduler = "cosine" }).Validated();
+    }
+
+    [Theory]
     [InlineData("Infinity")]
     [InlineData("nan")]
     [InlineData("-infinity")]
