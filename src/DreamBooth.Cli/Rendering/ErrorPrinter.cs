@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Rendering;
 
 using System.Text.RegularExpressions;
+using DreamBooth.Training;
 using Spectre.Console.Cli;
 
 /// <summary>Errors are one unwrapped line on stderr (the stack trace only with --verbose) and a non-zero exit code.</summary>
@@ -10,6 +11,8 @@ internal static partial class ErrorPrinter
     {
         var (code, message) = e switch
         {
+            // The library names options by key (instance_data_dir); here they were given as flags.
+            TrainOptionException option => (1, option.Describe(key => TrainOption.Find(key)?.Flag ?? key)),
             DreamBoothException => (1, e.Message),
             CommandParseException or CommandRuntimeException => (2, UsageMessage(e.Message, args ?? [])),
             OperationCanceledException => (130, "cancelled"),

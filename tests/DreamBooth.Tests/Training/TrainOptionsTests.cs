@@ -60,11 +60,11 @@ public sealed class TrainOptionsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--with-prior-preservation needs --class-data-dir")]
+    [InlineData("with_prior_preservation needs class_data_dir")]   // keys: the CLI names them as flags
     public void Validated_PriorWithoutClassDir_ClearError(string expected)
     {
         var o = new TrainOptions { InstanceDataDir = dir, InstancePrompt = "a photo of sks dog", WithPriorPreservation = true };
-        var e = Assert.Throws<DreamBoothException>(() => o.Validated());
+        var e = Assert.Throws<TrainOptionException>(() => o.Validated());
         Assert.Contains(expected, e.Message);
     }
 
