@@ -3,6 +3,7 @@ namespace DreamBooth.Cli;
 using System.Reflection;
 using DreamBooth.Cli.Commands;
 using DreamBooth.Cli.Rendering;
+using DreamBooth.Cli.Settings;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -14,31 +15,7 @@ public static class CliApp
     {
         var app = new CommandApp();
         bool verbose = args.Contains("--verbose");
-        app.Configure(config =>
-        {
-            config.SetApplicationName("dreambooth");
-            config.SetApplicationVersion(Version);
-            if (console is not null) config.ConfigureConsole(console);
-            config.PropagateExceptions();
-            config.UseStrictParsing(); // a mistyped option must be an error, not silently ignored
-            config.AddCommand<InspectCommand>("inspect")
-                .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
-                .WithExample("inspect", "tests/fixtures/sd15-tiny")
-                .WithExample("inspect", "stabilityai/stable-diffusion-2-1@main", "--json");
-            config.AddCommand<GenerateCommand>("generate")
-                .WithDescription("Generate images from a prompt (seeds reproduce diffusers' CPU-generator images).")
-                .WithExample("generate", "--prompt", "\"a photo of sks dog\"", "--seed", "42", "--num-images", "4")
-                .WithExample("generate", "-m", "runwayml/stable-diffusion-v1-5", "-p", "\"a photo of sks dog\"", "--lora", "out/pytorch_lora_weights.safetensors:0.8");
-            config.AddCommand<TrainCommand>("train")
-                .WithDescription("DreamBooth training (LoRA or full fine-tuning) with prior preservation, checkpoints and exact resume.")
-                .WithExample("train", "--instance-data-dir", "photos/dog", "--instance-prompt", "\"a photo of sks dog\"", "--max-train-steps", "50")
-                .WithExample("train", "--config", "train.yaml", "--resume-from-checkpoint", "latest");
-            config.AddCommand<CheckDataCommand>("check-data")
-                .WithDescription("Check a folder of training photos: count, duplicates, sizes, aspect ratios, EXIF rotation, unreadable files.")
-                .WithExample("check-data", "photos/dog");
-            config.AddCommand<EnvCommand>("env")
-                .WithDescription("Show versions and devices, and check that the tensor engine starts.");
-        });
+        app.Configure(config => Configure(config, console));
         // Ctrl-C cancels the token (training stops between steps, generation between denoising steps) so the
         // error path runs and no output is left half-written; a second Ctrl-C ends the process at once.
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -67,14 +44,47 @@ public static class CliApp
         }
     }
 
+    /// <summary>Commands, examples and parsing rules (tests add an interceptor to see what a command line binds to).</summary>
+    internal static void Configure(IConfigurator config, IAnsiConsole? console)
+    {
+        config.SetApplicationName("dreambooth");
+        config.SetApplicationVersion(Version);
+        if (console is not null) config.ConfigureConsole(console);
+        config.PropagateExceptions();
+        config.UseStrictParsing(); // a mistyped option must be an error, not silently ignored
+        config.AddCommand<InspectCommand>("inspect")
+            .WithDescription("Show a pipeline's components: class, parameter count, dtypes and file sizes.")
+            .WithExample("inspect", "tests/fixtures/sd15-tiny")
+            .WithExample("inspect", "stabilityai/stable-diffusion-2-1@main", "--json");
+        config.AddCommand<GenerateCommand>("generate")
+            .WithDescription("Generate images from a prompt (seeds reproduce diffusers' CPU-generator images).")
+            .WithExample("generate", "--prompt", "\"a photo of sks dog\"", "--seed", "42", "--num-images", "4")
+            .WithExample("generate", "-m", "runwayml/stable-diffusion-v1-5", "-p", "\"a photo of sks dog\"", "--lora", "out/pytorch_lora_weights.safetensors:0.8");
+        AddTrainCommand(config, "train")
+            .WithDescription("DreamBooth training (LoRA or full fine-tuning) with prior preservation, checkpoints and exact resume.")
+            .WithExample("train", "--instance-data-dir", "photos/dog", "--instance-prompt", "\"a photo of sks dog\"", "--max-train-steps", "50")
+            .WithExample("train", "--config", "train.yaml", "--resume-from-checkpoint", "latest");
+        config.AddCommand<CheckDataCommand>("check-data")
+            .WithDescription("Check a folder of training photos: count, duplicates, sizes, aspect ratios, EXIF rotation, unreadable files.")
+            .WithExample("check-data", "photos/dog");
+        config.AddCommand<EnvCommand>("env")
+            .WithDescription("Show versions and devices, and check that the tensor engine starts.");
+    }
+
+    // AddCommand<TrainCommand<TrainSettings.Type>>: the settings type exists only at run time, so close it by reflection.
+    private static ICommandConfigurator AddTrainCommand(IConfigurator config, string name) =>
+        (ICommandConfigurator)typeof(IConfigurator).GetMethod(nameof(IConfigurator.AddCommand))!
+            .MakeGenericMethod(typeof(TrainCommand<>).MakeGenericType(TrainSettings.Type))
+            .Invoke(config, [name])!;
+
     /// <summary>Each command's settings type (for "did you mean" hints on mistyped options).</summary>
     internal static readonly IReadOnlyDictionary<string, Type> SettingsTypes = new Dictionary<string, Type>(StringComparer.Ordinal)
     {
         ["inspect"] = typeof(InspectCommand.Settings),
         ["generate"] = typeof(GenerateCommand.Settings),
-        ["train"] = typeof(TrainCommand.Settings),
+        ["train"] = TrainSettings.Type,
         ["check-data"] = typeof(CheckDataCommand.Settings),
-        ["env"] = typeof(Settings.CommonSettings),
+        ["env"] = typeof(CommonSettings),
     };
 
     public static string Version =>

@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Rendering;
 
 using System.Text.RegularExpressions;
+using DreamBooth.Training;
 using Spectre.Console.Cli;
 
 /// <summary>Errors are one unwrapped line on stderr (the stack trace only with --verbose) and a non-zero exit code.</summary>
@@ -10,6 +11,8 @@ internal static partial class ErrorPrinter
     {
         var (code, message) = e switch
         {
+            // The library names options by key (instance_data_dir); here they were given as flags.
+            TrainOptionException option => (1, option.Describe(key => TrainOption.Find(key)?.Flag ?? key)),
             DreamBoothException => (1, e.Message),
             CommandParseException or CommandRuntimeException => (2, UsageMessage(e.Message, args ?? [])),
             OperationCanceledException => (130, "cancelled"),
@@ -40,6 +43,14 @@ internal static partial class ErrorPrinter
         var match = ConversionFailed().Match(message);
         if (!match.Success) return message;
         var (value, type) = (match.Groups[1].Value, match.Groups[2].Value);
+        string? option = null;
+        for (int i = 0; i < args.Count && option is null; i++)
+        {
+            if (args[i].StartsWith('-') && args[i].EndsWith("=" + value, StringComparison.Ordinal)) option = args[i].Split('=')[0];
+            else if (i > 0 && args[i] == value && args[i - 1].StartsWith('-')) option = args[i - 1];
+        }
+        // Spectre names an int? option's type "Nullable`1": the option's property says what it takes.
+        if (option is not null && args.Count > 0 && OptionType(args[0], option) is { } declared) type = declared.Name;
         var wanted = type switch
         {
             "Int32" or "Int64" => "a whole number",
@@ -47,18 +58,21 @@ internal static partial class ErrorPrinter
             "Boolean" => "true or false",
             _ => type,
         };
-        string? option = null;
-        for (int i = 0; i < args.Count && option is null; i++)
-        {
-            if (args[i].StartsWith('-') && args[i].EndsWith("=" + value, StringComparison.Ordinal)) option = args[i].Split('=')[0];
-            else if (i > 0 && args[i] == value && args[i - 1].StartsWith('-')) option = args[i - 1];
-        }
         return option is null ? $"'{value}' is not {wanted}." : $"{option}: '{value}' is not {wanted}.";
+    }
+
+    private static Type? OptionType(string command, string flag)
+    {
+        if (!CliApp.SettingsTypes.TryGetValue(command, out var settings)) return null;
+        var name = flag.TrimStart('-');
+        var property = settings.GetProperties().FirstOrDefault(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), true)
+            .Cast<CommandOptionAttribute>().Any(o => o.LongNames.Contains(name) || o.ShortNames.Contains(name)));
+        return property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
     }
 
     [GeneratedRegex(@"^Unknown option '([^']+)'")]
     private static partial Regex UnknownOption();
 
-    [GeneratedRegex(@"^Failed to convert '(.*)' to (\w+)\.?$", RegexOptions.Singleline)]
+    [GeneratedRegex(@"^Failed to convert '(.*)' to ([\w`]+)\.?$", RegexOptions.Singleline)]
     private static partial Regex ConversionFailed();
 }

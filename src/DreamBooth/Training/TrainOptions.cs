@@ -1,9 +1,6 @@
 namespace DreamBooth.Training;
 
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using YamlDotNet.Serialization;
-
+/// <summary>What training changes: LoRA adapters, or every UNet weight (and the text encoder's, if it trains).</summary>
 public enum TrainMethod
 {
     Lora,
@@ -12,205 +9,192 @@ public enum TrainMethod
 
 /// <summary>
 /// Every option of `dreambooth train`, named as diffusers' train_dreambooth.py / train_dreambooth_lora.py flags
-/// (snake_case in config files, kebab case on the command line). Null means "the method's default" (see the Effective… properties, e.g. <see cref="EffectiveLearningRate"/>).
+/// (snake_case in config files, kebab case on the command line). Each is declared once, here: its
+/// <see cref="TrainOptionAttribute"/> gives key, help and checks, its initial value the default (see <see cref="TrainOption"/>).
+/// Null means "the method's default" (see the Effective… properties).
 /// </summary>
-public sealed record TrainOptions
+public sealed partial record TrainOptions
 {
-    [JsonPropertyName("method")] public TrainMethod Method { get; init; } = TrainMethod.Lora;
-    [JsonPropertyName("pretrained_model_name_or_path")] public string? PretrainedModelNameOrPath { get; init; }
-    [JsonPropertyName("variant")] public string? Variant { get; init; }
-    [JsonPropertyName("instance_data_dir")] public string? InstanceDataDir { get; init; }
-    [JsonPropertyName("instance_prompt")] public string? InstancePrompt { get; init; }
-    [JsonPropertyName("with_prior_preservation")] public bool WithPriorPreservation { get; init; }
-    [JsonPropertyName("class_data_dir")] public string? ClassDataDir { get; init; }
-    [JsonPropertyName("class_prompt")] public string? ClassPrompt { get; init; }
-    [JsonPropertyName("num_class_images")] public int NumClassImages { get; init; } = 100;
-    [JsonPropertyName("prior_loss_weight")] public double PriorLossWeight { get; init; } = 0.5;
-    [JsonPropertyName("sample_batch_size")] public int SampleBatchSize { get; init; } = 4;
-    [JsonPropertyName("class_inference_steps")] public int ClassInferenceSteps { get; init; } = 50;
-    /// <summary>Training resolution; null = the model's native size (512 for SD 1.5).</summary>
-    [JsonPropertyName("resolution")] public int? Resolution { get; init; }
-    [JsonPropertyName("center_crop")] public bool CenterCrop { get; init; }
-    [JsonPropertyName("random_flip")] public bool RandomFlip { get; init; }
-    [JsonPropertyName("train_text_encoder")] public bool TrainTextEncoder { get; init; }
-    [JsonPropertyName("train_batch_size")] public int TrainBatchSize { get; init; } = 2;
-    [JsonPropertyName("gradient_accumulation_steps")] public int GradientAccumulationSteps { get; init; } = 2;
-    [JsonPropertyName("gradient_checkpointing")] public bool GradientCheckpointing { get; init; }
-    /// <summary>null: 5e-6 (full, the tutorial's) or 1e-4 (LoRA).</summary>
-    [JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
-    [JsonPropertyName("lr_scheduler")] public string LrScheduler { get; init; } = "constant";
-    [JsonPropertyName("lr_warmup_steps")] public int LrWarmupSteps { get; init; }
-    [JsonPropertyName("lr_num_cycles")] public int LrNumCycles { get; init; } = 1;
-    [JsonPropertyName("lr_power")] public double LrPower { get; init; } = 1.0;
-    /// <summary>null: 300 (full) or 500 (LoRA).</summary>
-    [JsonPropertyName("max_train_steps")] public int? MaxTrainSteps { get; init; }
-    [JsonPropertyName("checkpointing_steps")] public int CheckpointingSteps { get; init; } = 500;
-    [JsonPropertyName("checkpoints_total_limit")] public int? CheckpointsTotalLimit { get; init; }
-    /// <summary>"latest" or a checkpoint folder.</summary>
-    [JsonPropertyName("resume_from_checkpoint")] public string? ResumeFromCheckpoint { get; init; }
-    [JsonPropertyName("use_8bit_adam")] public bool Use8bitAdam { get; init; }
-    [JsonPropertyName("adam_beta1")] public double AdamBeta1 { get; init; } = 0.9;
-    [JsonPropertyName("adam_beta2")] public double AdamBeta2 { get; init; } = 0.999;
-    [JsonPropertyName("adam_weight_decay")] public double AdamWeightDecay { get; init; } = 1e-2;
-    [JsonPropertyName("adam_epsilon")] public double AdamEpsilon { get; init; } = 1e-8;
-    [JsonPropertyName("max_grad_norm")] public double MaxGradNorm { get; init; } = 1.0;
-    /// <summary>"no", "fp16" or "bf16": frozen weights in that dtype, trainable weights in fp32.</summary>
-    [JsonPropertyName("mixed_precision")] public string MixedPrecision { get; init; } = "no";
-    [JsonPropertyName("seed")] public ulong? Seed { get; init; }
-    [JsonPropertyName("output_dir")] public string OutputDir { get; init; } = "dreambooth-model";
-    [JsonPropertyName("validation_prompt")] public string? ValidationPrompt { get; init; }
-    [JsonPropertyName("validation_steps")] public int ValidationSteps { get; init; } = 100;
-    [JsonPropertyName("num_validation_images")] public int NumValidationImages { get; init; } = 4;
-    [JsonPropertyName("validation_inference_steps")] public int ValidationInferenceSteps { get; init; } = 25;
-    [JsonPropertyName("rank")] public int Rank { get; init; } = 4;
-    /// <summary>null: equal to the rank (scale 1), as diffusers' LoRA scripts.</summary>
-    [JsonPropertyName("lora_alpha")] public double? LoraAlpha { get; init; }
-    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; }
-    [JsonPropertyName("lora_target_modules")] public IReadOnlyList<string> LoraTargetModules { get; init; } = ["to_q", "to_k", "to_v", "to_out.0"];
-    /// <summary>peft's init_lora_weights: "gaussian" (diffusers' DreamBooth LoRA scripts) or "default" (kaiming-uniform).</summary>
-    [JsonPropertyName("init_lora_weights")] public string InitLoraWeights { get; init; } = "gaussian";
-    /// <summary>UNet attention kernel: "sdpa" (libtorch's fused kernel, lean) or "math" (diffusers' AttnProcessor: the
-    /// reference runs' arithmetic, more memory at full size).</summary>
-    [JsonPropertyName("attention")] public string Attention { get; init; } = "sdpa";
-    /// <summary>Take image files sorted by name instead of in directory order (the scripts' Path.iterdir()).</summary>
-    [JsonPropertyName("sort_files")] public bool SortFiles { get; init; }
-    [JsonPropertyName("save_kohya")] public bool SaveKohya { get; init; }
-    [JsonPropertyName("cache_latents")] public bool CacheLatents { get; init; }
-    /// <summary>Skip unreadable instance/class images with a warning instead of stopping before training.</summary>
-    [JsonPropertyName("skip_bad_images")] public bool SkipBadImages { get; init; }
+    [TrainOption("method", "LoRA (the tutorial's choice for consumer GPUs) or full fine-tuning", Value = "METHOD")]
+    public TrainMethod Method { get; init; } = TrainMethod.Lora;
 
+    [TrainOption("pretrained_model_name_or_path", "Base model (also -m or --model): diffusers folder, SD 1.x single-file .safetensors or hub repo id",
+        Value = "MODEL", Aliases = "-m|--model", DefaultText = "the tiny model in the repository")]
+    public string? PretrainedModelNameOrPath { get; init; }
+
+    [TrainOption("variant", "Weight variant to load, e.g. fp16", Value = "NAME")]
+    public string? Variant { get; init; }
+
+    [TrainOption("instance_data_dir", "Folder with 3–10 photos of the subject", Value = "DIR", Required = true, Folder = true, MustExist = true)]
+    public string? InstanceDataDir { get; init; }
+
+    [TrainOption("instance_prompt", "Prompt with the identifier, e.g. \"a photo of sks dog\"", Value = "TEXT", Required = true, Example = "a photo of sks dog")]
+    public string? InstancePrompt { get; init; }
+
+    [TrainOption("with_prior_preservation", "Add the class-image loss (prior preservation)")]
+    public bool WithPriorPreservation { get; init; }
+
+    [TrainOption("class_data_dir", "Class images; missing ones are generated by the model", Value = "DIR",
+        Required = true, Folder = true, When = "with_prior_preservation")]
+    public string? ClassDataDir { get; init; }
+
+    [TrainOption("class_prompt", "Prompt of the class, e.g. \"a photo of dog\"", Value = "TEXT",
+        Required = true, Example = "a photo of dog", When = "with_prior_preservation")]
+    public string? ClassPrompt { get; init; }
+
+    [TrainOption("num_class_images", "Class images wanted", Value = "N", Min = 1, When = "with_prior_preservation")]
+    public int NumClassImages { get; init; } = 100;
+
+    [TrainOption("prior_loss_weight", "Weight of the class loss", Value = "W", Min = 0, When = "with_prior_preservation")]
+    public double PriorLossWeight { get; init; } = 0.5;
+
+    [TrainOption("sample_batch_size", "Batch size when generating class images", Value = "N", Min = 1)]
+    public int SampleBatchSize { get; init; } = 4;
+
+    [TrainOption("class_inference_steps", "Denoising steps per generated class image", Value = "N", Min = 1, When = "with_prior_preservation")]
+    public int ClassInferenceSteps { get; init; } = 50;
+
+    [TrainOption("resolution", "Training resolution", Value = "PIXELS", Min = 8, MultipleOf = 8, DefaultText = "the model's native size")]
+    public int? Resolution { get; init; }
+
+    [TrainOption("center_crop", "Centre crop instead of a random crop")]
+    public bool CenterCrop { get; init; }
+
+    [TrainOption("random_flip", "Randomly flip images horizontally")]
+    public bool RandomFlip { get; init; }
+
+    [TrainOption("train_text_encoder", "Also train the text encoder (LoRA adapters on it with --method lora)")]
+    public bool TrainTextEncoder { get; init; }
+
+    [TrainOption("train_batch_size", "Instance images per micro-batch", Value = "N", Min = 1)]
+    public int TrainBatchSize { get; init; } = 2;
+
+    [TrainOption("gradient_accumulation_steps", "Micro-batches per optimizer step", Value = "N", Min = 1)]
+    public int GradientAccumulationSteps { get; init; } = 2;
+
+    [TrainOption("gradient_checkpointing", "Recompute activations in backward to save memory")]
+    public bool GradientCheckpointing { get; init; }
+
+    [TrainOption("learning_rate", "Learning rate", Value = "LR", Positive = true, MethodDefault = nameof(EffectiveLearningRate))]
+    public double? LearningRate { get; init; }
+
+    // piecewise_constant is left out: it needs step rules, which diffusers' training scripts never pass.
+    [TrainOption("lr_scheduler", "the learning-rate schedule", Value = "NAME",
+        Choices = "constant|constant_with_warmup|linear|cosine|cosine_with_restarts|polynomial")]
+    public string LrScheduler { get; init; } = "constant";
+
+    [TrainOption("lr_warmup_steps", "Warm-up steps", Value = "N", Min = 0)]
+    public int LrWarmupSteps { get; init; }
+
+    [TrainOption("lr_num_cycles", "Cycles of cosine_with_restarts", Value = "N")]
+    public int LrNumCycles { get; init; } = 1;
+
+    [TrainOption("lr_power", "Power of the polynomial schedule", Value = "P")]
+    public double LrPower { get; init; } = 1.0;
+
+    [TrainOption("max_train_steps", "Optimizer steps", Value = "N", Min = 1, MethodDefault = nameof(EffectiveMaxTrainSteps))]
+    public int? MaxTrainSteps { get; init; }
+
+    [TrainOption("checkpointing_steps", "Save a resumable checkpoint every N steps", Value = "N", Min = 1)]
+    public int CheckpointingSteps { get; init; } = 500;
+
+    [TrainOption("checkpoints_total_limit", "Keep only the newest N checkpoints", Value = "N", Min = 1)]
+    public int? CheckpointsTotalLimit { get; init; }
+
+    [TrainOption("resume_from_checkpoint", "latest, or a checkpoint folder: continue exactly where it stopped", Value = "PATH")]
+    public string? ResumeFromCheckpoint { get; init; }
+
+    [TrainOption("use_8bit_adam", "Block-wise 8-bit AdamW moments (about a quarter of the optimizer memory)")]
+    public bool Use8bitAdam { get; init; }
+
+    [TrainOption("adam_beta1", "AdamW beta1", Value = "B", Min = 0, Below = 1)]
+    public double AdamBeta1 { get; init; } = 0.9;
+
+    [TrainOption("adam_beta2", "AdamW beta2", Value = "B", Min = 0, Below = 1)]
+    public double AdamBeta2 { get; init; } = 0.999;
+
+    [TrainOption("adam_weight_decay", "AdamW weight decay", Value = "WD", Min = 0)]
+    public double AdamWeightDecay { get; init; } = 1e-2;
+
+    [TrainOption("adam_epsilon", "AdamW epsilon", Value = "EPS", Min = 0)]
+    public double AdamEpsilon { get; init; } = 1e-8;
+
+    [TrainOption("max_grad_norm", "Gradient clipping norm", Value = "N", Positive = true)]
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>"no", "fp16" or "bf16": frozen weights in that dtype, trainable weights in fp32.</summary>
+    [TrainOption("mixed_precision", "frozen weights in half precision, trainable ones in fp32; use no on CPUs", Value = "MODE", Choices = "no|fp16|bf16")]
+    public string MixedPrecision { get; init; } = "no";
+
+    [TrainOption("seed", "Makes the whole run repeatable", Value = "SEED")]
+    public ulong? Seed { get; init; }
+
+    [TrainOption("output_dir", "Where weights, checkpoints, logs and samples go", Value = "DIR", Required = true, Folder = true)]
+    public string OutputDir { get; init; } = "dreambooth-model";
+
+    [TrainOption("validation_prompt", "Prompt for validation images (fixed seed)", Value = "TEXT")]
+    public string? ValidationPrompt { get; init; }
+
+    [TrainOption("validation_steps", "Validation images every N steps", Value = "N", Min = 1)]
+    public int ValidationSteps { get; init; } = 100;
+
+    [TrainOption("num_validation_images", "Validation images per run", Value = "N", Min = 1, When = "validation_prompt")]
+    public int NumValidationImages { get; init; } = 4;
+
+    [TrainOption("validation_inference_steps", "Denoising steps per validation image", Value = "N", Min = 1, When = "validation_prompt")]
+    public int ValidationInferenceSteps { get; init; } = 25;
+
+    [TrainOption("rank", "LoRA rank", Value = "R", Min = 1)]
+    public int Rank { get; init; } = 4;
+
+    [TrainOption("lora_alpha", "LoRA alpha", Value = "A", Positive = true, DefaultText = "the rank, i.e. scale 1")]
+    public double? LoraAlpha { get; init; }
+
+    [TrainOption("lora_dropout", "LoRA dropout", Value = "P")]
+    public double LoraDropout { get; init; }
+
+    [TrainOption("lora_target_modules", "Comma-separated module names", Value = "LIST")]
+    public IReadOnlyList<string> LoraTargetModules { get; init; } = ["to_q", "to_k", "to_v", "to_out.0"];
+
+    /// <summary>peft's init_lora_weights for the adapters' A matrices.</summary>
+    [TrainOption("init_lora_weights", "how LoRA's A matrices start (gaussian: diffusers' scripts; default: peft's kaiming-uniform)",
+        Value = "INIT", Choices = "gaussian|default")]
+    public string InitLoraWeights { get; init; } = "gaussian";
+
+    [TrainOption("attention", "the UNet's attention kernel (math: diffusers' AttnProcessor, as its scripts on PyTorch 1.x)",
+        Value = "KERNEL", Choices = "sdpa|math")]
+    public string Attention { get; init; } = "sdpa";
+
+    [TrainOption("sort_files", "Take images sorted by name instead of in directory order (diffusers' order)")]
+    public bool SortFiles { get; init; }
+
+    [TrainOption("save_kohya", "Also write the LoRA in kohya/A1111 naming")]
+    public bool SaveKohya { get; init; }
+
+    [TrainOption("cache_latents", "Encode every image with the VAE once, before training, instead of every step")]
+    public bool CacheLatents { get; init; }
+
+    [TrainOption("skip_bad_images", "Skip unreadable images with a warning instead of stopping")]
+    public bool SkipBadImages { get; init; }
+
+    /// <summary>The learning rate used: <see cref="LearningRate"/>, or 5e-6 (full, the tutorial's) or 1e-4 (LoRA).</summary>
     public double EffectiveLearningRate => LearningRate ?? (Method == TrainMethod.Full ? 5e-6 : 1e-4);
 
+    /// <summary>The optimizer steps: <see cref="MaxTrainSteps"/>, or 300 (full) or 500 (LoRA).</summary>
     public int EffectiveMaxTrainSteps => MaxTrainSteps ?? (Method == TrainMethod.Full ? 300 : 500);
 
+    /// <summary>LoRA alpha: <see cref="LoraAlpha"/>, or the rank (scale 1), as diffusers' LoRA scripts.</summary>
     public double EffectiveLoraAlpha => LoraAlpha ?? Rank;
 
-    /// <summary>Checks the options (paths, ranges, combinations); throws one readable error.</summary>
+    /// <summary>
+    /// Checks every option as its <see cref="TrainOptionAttribute"/> declares (paths, ranges, choices, what
+    /// with_prior_preservation and validation_prompt need) and throws one <see cref="TrainOptionException"/> naming
+    /// the option by key. Returns the options with choices in their canonical spelling.
+    /// </summary>
     public TrainOptions Validated()
     {
-        void Require(bool ok, string message)
-        {
-            if (!ok) throw new DreamBoothException(message);
-        }
-        Require(!string.IsNullOrWhiteSpace(InstanceDataDir), "--instance-data-dir is required.");
-        Require(!File.Exists(InstanceDataDir), $"--instance-data-dir {InstanceDataDir}: is a file; give the folder that holds the photos.");
-        Require(Directory.Exists(InstanceDataDir), $"--instance-data-dir {InstanceDataDir}: folder not found.");
-        Require(!string.IsNullOrWhiteSpace(InstancePrompt), "--instance-prompt is required (e.g. \"a photo of sks dog\").");
-        if (WithPriorPreservation)
-        {
-            Require(!string.IsNullOrWhiteSpace(ClassDataDir), "--with-prior-preservation needs --class-data-dir.");
-            Require(!File.Exists(ClassDataDir), $"--class-data-dir {ClassDataDir}: is a file, not a folder.");
-            Require(!string.IsNullOrWhiteSpace(ClassPrompt), "--with-prior-preservation needs --class-prompt (e.g. \"a photo of dog\").");
-            Require(NumClassImages >= 1, "--num-class-images must be at least 1.");
-            Require(PriorLossWeight >= 0 && double.IsFinite(PriorLossWeight), $"--prior-loss-weight must be 0 or more, not {PriorLossWeight}.");
-            Require(ClassInferenceSteps >= 1, "class_inference_steps must be at least 1.");
-        }
-        Require(!File.Exists(OutputDir), $"--output-dir {OutputDir}: is a file, not a folder.");
-        Require(TrainBatchSize >= 1, "--train-batch-size must be at least 1.");
-        Require(SampleBatchSize >= 1, "--sample-batch-size must be at least 1.");
-        Require(GradientAccumulationSteps >= 1, "--gradient-accumulation-steps must be at least 1.");
-        Require(EffectiveMaxTrainSteps >= 1, "--max-train-steps must be at least 1.");
-        Require(CheckpointingSteps >= 1, "--checkpointing-steps must be at least 1.");
-        Require(CheckpointsTotalLimit is null or >= 1, "--checkpoints-total-limit must be at least 1.");
-        Require(Resolution is null or >= 8 && (Resolution ?? 8) % 8 == 0, "--resolution must be a positive multiple of 8.");
-        Require(EffectiveLearningRate > 0, "--learning-rate must be positive.");
-        Require(MaxGradNorm > 0, "--max-grad-norm must be positive.");
-        Require(Rank >= 1, "--rank must be at least 1.");
-        Require(LoraAlpha is null || LoraAlpha > 0 && double.IsFinite(LoraAlpha.Value), $"--lora-alpha must be positive, not {LoraAlpha}.");
-        Require(Attention is "sdpa" or "math", $"--attention must be sdpa or math, not '{Attention}'.");
-        Require(InitLoraWeights is "gaussian" or "default", $"--init-lora-weights must be gaussian or default, not '{InitLoraWeights}'.");
-        Require(MixedPrecision is "no" or "fp16" or "bf16", $"--mixed-precision must be no, fp16 or bf16, not '{MixedPrecision}'.");
-        Require(ValidationSteps >= 1, "--validation-steps must be at least 1.");
-        if (ValidationPrompt is not null)
-        {
-            Require(NumValidationImages >= 1, "--num-validation-images must be at least 1 (leave out --validation-prompt for no validation).");
-            Require(ValidationInferenceSteps >= 1, "validation_inference_steps must be at least 1.");
-        }
-        LrSchedule.Parse(LrScheduler);
-        return this;
+        var options = this;
+        foreach (var option in TrainOption.All) options = option.Checked(options);
+        return options;
     }
-
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowTrailingCommas = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-    };
-
-    /// <summary>Reads a JSON or YAML config holding the same keys as the flags (snake_case or kebab-case).</summary>
-    public static TrainOptions LoadConfig(string path)
-    {
-        if (!File.Exists(path)) throw new DreamBoothException($"{path}: config file not found.");
-        var text = File.ReadAllText(path);
-        string json;
-        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            json = text;
-        else
-        {
-            try
-            {
-                var yaml = new DeserializerBuilder().Build().Deserialize<object?>(text);
-                json = YamlToJson(yaml)?.ToJsonString() ?? "{}";
-            }
-            catch (YamlDotNet.Core.YamlException e)
-            {
-                throw new DreamBoothException($"{path}: invalid YAML at line {e.Start.Line}: {e.Message}");
-            }
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            var normalized = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new DreamBoothException($"{path}: expected a mapping of option names to values.");
-            foreach (var p in doc.RootElement.EnumerateObject()) normalized[p.Name.Replace('-', '_')] = p.Value;
-            var unknown = normalized.Keys.FirstOrDefault(k => !ConfigKeys.Contains(k));
-            if (unknown is not null) throw new DreamBoothException($"{path}: unknown option '{unknown}'{Text.NameSuggestion.Hint(unknown, ConfigKeys)}.");
-            return JsonSerializer.Deserialize<TrainOptions>(JsonSerializer.Serialize(normalized), JsonOptions)
-                   ?? throw new DreamBoothException($"{path}: empty config.");
-        }
-        catch (JsonException e)
-        {
-            // The serializer's message names .NET types; name the key and the kind of value it takes instead.
-            var key = e.Path?.TrimStart('$', '.');
-            var property = typeof(TrainOptions).GetProperties().FirstOrDefault(p =>
-                p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false) is [JsonPropertyNameAttribute a] && a.Name == key);
-            if (property is null) throw new DreamBoothException($"{path}: {e.Message.Split(". Path")[0]}");
-            throw new DreamBoothException($"{path}: '{key}' must be {Expected(property.PropertyType)}.");
-        }
-    }
-
-    private static readonly HashSet<string> ConfigKeys = typeof(TrainOptions).GetProperties()
-        .SelectMany(p => p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false).Cast<JsonPropertyNameAttribute>())
-        .Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
-
-    private static string Expected(Type type)
-    {
-        type = Nullable.GetUnderlyingType(type) ?? type;
-        if (type == typeof(int) || type == typeof(ulong)) return "a whole number";
-        if (type == typeof(double)) return "a number";
-        if (type == typeof(bool)) return "true or false";
-        if (type == typeof(TrainMethod)) return "lora or full";
-        if (type == typeof(string)) return "text";
-        return "a list of names";
-    }
-
-    // YAML scalars arrive as strings: give them JSON types the way YAML 1.2's core schema reads them.
-    private static System.Text.Json.Nodes.JsonNode? YamlToJson(object? value) => value switch
-    {
-        null => null,
-        IDictionary<object, object?> map => new System.Text.Json.Nodes.JsonObject(
-            map.Select(kv => KeyValuePair.Create(Convert.ToString(kv.Key, System.Globalization.CultureInfo.InvariantCulture)!, YamlToJson(kv.Value)))),
-        IList<object?> list => new System.Text.Json.Nodes.JsonArray(list.Select(YamlToJson).ToArray()),
-        string s when s is "~" or "null" or "Null" or "NULL" => null,
-        string s when s is "true" or "True" or "TRUE" => System.Text.Json.Nodes.JsonValue.Create(true),
-        string s when s is "false" or "False" or "FALSE" => System.Text.Json.Nodes.JsonValue.Create(false),
-        string s when long.TryParse(s, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) =>
-            System.Text.Json.Nodes.JsonValue.Create(l),
-        string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
-                        && double.IsFinite(d) =>   // .NET also parses "nan"/"Infinity", which JSON cannot hold: keep them text
-            System.Text.Json.Nodes.JsonValue.Create(d),
-        _ => System.Text.Json.Nodes.JsonValue.Create(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
-    };
 }

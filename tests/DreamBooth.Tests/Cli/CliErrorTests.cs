@@ -56,6 +56,17 @@ public sealed class CliErrorTests : IDisposable
         Assert.Equal("error: " + expected, text);
     }
 
+    // Spectre calls an int? option's type "Nullable`1"; the message used to pass that on instead of naming the option.
+    [Theory]
+    [InlineData("generate", "--width", "a whole number")]
+    [InlineData("train", "--resolution", "a whole number")]
+    [InlineData("train", "--lora-alpha", "a number")]
+    public void NullableNumberOption_ValueOfWrongType_NamesTheOption(string command, string option, string wanted)
+    {
+        var text = OneLineError(CliRunner.Run(command, option, "abc"), 2);
+        Assert.Equal($"error: {option}: 'abc' is not {wanted}.", text);
+    }
+
     [Theory]
     [InlineData("--width", "0")]
     [InlineData("--steps", "0")]
@@ -158,6 +169,18 @@ public sealed class CliErrorTests : IDisposable
         var text = OneLineError(Train(option, value, "--validation-prompt", "sks dog", "--with-prior-preservation",
                                       "--class-data-dir", Path.Combine(dir, "class"), "--class-prompt", "dog"), 1);
         Assert.Contains(expected, text);
+        Assert.False(Directory.Exists(Path.Combine(dir, "out")));
+    }
+
+    // The library names options by key (lr_scheduler); the CLI user reads the flag.
+    [Theory]
+    [InlineData("--lr-scheduler", "piecewise_constant", "error: --lr-scheduler must be constant, constant_with_warmup, linear, cosine, cosine_with_restarts or polynomial, not 'piecewise_constant'.")]
+    [InlineData("--adam-beta1", "1.5", "error: --adam-beta1 must be in [0, 1), not 1.5.")]
+    [InlineData("--class-inference-steps", "0", "error: --class-inference-steps must be at least 1, not 0.")]
+    public void Train_DeclaredCheck_NamesTheFlagBeforeLoading(string option, string value, string expected)
+    {
+        var text = OneLineError(Train(option, value, "--with-prior-preservation", "--class-data-dir", Path.Combine(dir, "class"), "--class-prompt", "dog"), 1);
+        Assert.Equal(expected, text);
         Assert.False(Directory.Exists(Path.Combine(dir, "out")));
     }
 

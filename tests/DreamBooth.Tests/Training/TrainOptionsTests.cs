@@ -60,12 +60,24 @@ public sealed class TrainOptionsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--with-prior-preservation needs --class-data-dir")]
+    [InlineData("with_prior_preservation needs class_data_dir")]   // keys: the CLI names them as flags
     public void Validated_PriorWithoutClassDir_ClearError(string expected)
     {
         var o = new TrainOptions { InstanceDataDir = dir, InstancePrompt = "a photo of sks dog", WithPriorPreservation = true };
-        var e = Assert.Throws<DreamBoothException>(() => o.Validated());
+        var e = Assert.Throws<TrainOptionException>(() => o.Validated());
         Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("piecewise_constant")]
+    [InlineData("Piecewise-Constant")]
+    public void Validated_PiecewiseConstantScheduler_RejectedBeforeTheModelLoads(string name)
+    {
+        // It used to pass validation and fail in the trainer, after the model had loaded: it needs step rules.
+        var o = new TrainOptions { InstanceDataDir = dir, InstancePrompt = "a photo of sks dog", LrScheduler = name };
+        var e = Assert.ThrowsAny<DreamBoothException>(() => o.Validated());
+        Assert.Contains(name, e.Message);
+        (o with { LrScheduler = "cosine" }).Validated();
     }
 
     [Theory]
