@@ -44,7 +44,7 @@ public sealed class CheckDataCommand(IAnsiConsole console) : Command<CheckDataCo
                 directory = report.Directory,
                 images = report.Images.Count,
                 findings = report.Findings.Select(f => new { severity = f.Severity.ToString().ToLowerInvariant(), file = f.File, kind = f.Kind, message = f.Message }),
-            }, Format.IndentedJson));
+            }, DreamBooth.IO.JsonText.Indented));
             return report.HasErrors ? 1 : 0;
         }
         var table = new Table().Title(Markup.Escape(report.Directory)).AddColumn("").AddColumn("file").AddColumn("finding");

@@ -34,7 +34,7 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
             {
                 components = components.Select(c => new { name = c.Name, @class = c.Class, parameters = c.Parameters, dtypes = c.Dtypes, bytes = c.Bytes }),
             };
-            console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(doc, Format.IndentedJson));
+            console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(doc, DreamBooth.IO.JsonText.Indented));
             return 0;
         }
         var table = new Table().Title(Markup.Escape(settings.Model));

@@ -4,9 +4,6 @@ using System.Text.Json;
 
 internal static class Format
 {
-    /// <summary>For every JSON document the commands print or write (one instance: options cache type metadata).</summary>
-    public static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
-
     public static string Bytes(long bytes)
     {
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
