@@ -32,6 +32,7 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
     private readonly Module<Tensor, Tensor> to_v;
     private readonly Modules.ModuleList<Module<Tensor, Tensor>> to_out;   // [Linear, Dropout]: keys to_out.0.*
     private readonly long heads;
+    private readonly long innerDim;
     private readonly bool upcast;
     private readonly bool residualConnection;
     private readonly double rescaleOutputFactor;
@@ -51,6 +52,7 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
         to_out = new Modules.ModuleList<Module<Tensor, Tensor>>(
             Linear(inner, queryDim, hasBias: outBias, device: device, dtype: dtype), Dropout(dropout));
         this.heads = heads;
+        innerDim = inner;
         upcast = upcastAttention;
         this.residualConnection = residualConnection;
         this.rescaleOutputFactor = rescaleOutputFactor;
@@ -93,6 +95,9 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
     /// memory of the score matrices at some speed cost. null computes them all at once.
     /// </summary>
     public int? SliceSize { get; set; }
+
+    /// <summary>heads × head dimension: the width of Q, K and V.</summary>
+    public long InnerDim => innerDim;
 
     /// <summary>The attention kernel (default <see cref="AttentionKernel.Sdpa"/>).</summary>
     public AttentionKernel Kernel { get; set; }
