@@ -17,7 +17,7 @@ public sealed record ToyModelConfig
     public int TextLayers { get; init; } = 2;
     public int TextHeads { get; init; } = 4;
 
-    public IReadOnlyList<int> VaeChannels { get; init; } = [32, 64];
+    public IReadOnlyList<int> VaeChannels { get; init; } = [16, 32];
     public int LatentChannels { get; init; } = 4;
 
     public IReadOnlyList<int> UnetChannels { get; init; } = [32, 64, 64];
