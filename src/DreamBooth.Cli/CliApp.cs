@@ -67,6 +67,13 @@ public static class CliApp
         config.AddCommand<CheckDataCommand>("check-data")
             .WithDescription("Check a folder of training photos: count, duplicates, sizes, aspect ratios, EXIF rotation, unreadable files.")
             .WithExample("check-data", "photos/dog");
+        config.AddBranch("toyworld", toy =>
+        {
+            toy.SetDescription("The toy world: a procedural world of captioned images and its base model.");
+            toy.AddCommand<ToyWorldPretrainCommand>("pretrain")
+                .WithDescription("Pretrain the toy base model from scratch (VAE, then UNet + text encoder) and save it as a diffusers folder.")
+                .WithExample("toyworld", "pretrain", "--output", "toyworld-base", "--steps", "6000");
+        });
         config.AddCommand<EnvCommand>("env")
             .WithDescription("Show versions and devices, and check that the tensor engine starts.");
     }
@@ -84,6 +91,7 @@ public static class CliApp
         ["generate"] = typeof(GenerateCommand.Settings),
         ["train"] = TrainSettings.Type,
         ["check-data"] = typeof(CheckDataCommand.Settings),
+        ["toyworld"] = typeof(ToyWorldPretrainCommand.Settings),
         ["env"] = typeof(CommonSettings),
     };
 

@@ -26,6 +26,7 @@ public sealed partial class LayeringTests
         "Loaders",      // single-file / LDM checkpoints (diffusers' loaders/)
         "Pipelines",
         "Training",
+        "ToyWorld",     // the toy world and its base model's pretraining (uses Training)
         "Benchmarks",   // dreambooth bench: speed and memory against the machine's own limits
     ];
 

@@ -1,0 +1,122 @@
+namespace DreamBooth.ToyWorld;
+
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using DreamBooth.Loading;
+using DreamBooth.Models.Autoencoders;
+using DreamBooth.Models.Clip;
+using DreamBooth.Models.Unets;
+using DreamBooth.Schedulers;
+using DreamBooth.Torch;
+using DreamBooth.Training;
+using static TorchSharp.torch;
+
+/// <summary>
+/// Pretrains the toy base model from a fresh initialisation with the project's own training code, in two phases:
+/// (1) the VAE as an autoencoder of toy images; (2) text-to-image training of the UNet and the text encoder together
+/// on per-image captions (kohya's fine-tuning mode, from scratch): DDPM noise at uniform timesteps, epsilon MSE
+/// (<see cref="TrainingStep"/>), AdamW with warm-up and cosine decay, captions dropped to "" at
+/// <see cref="ToyPretrainOptions.CaptionDropout"/> for classifier-free guidance. Writes a diffusers folder that
+/// <see cref="Pipelines.PipelineLoader"/> loads like any SD 1.x model. Deterministic for a seed on one machine.
+/// </summary>
+public sealed class ToyPretrainer(ToyPretrainOptions options)
+{
+    public const string VaeLogFile = "vae_log.jsonl";
+    public const string LogFile = "train_log.jsonl";
+
+    public ToyPretrainResult Run(IProgress<ToyPretrainProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var o = options.Validated();
+        var m = o.Model;
+        TorchRuntime.EnsureLoaded();
+        Directory.CreateDirectory(o.OutputDir);
+        var clock = Stopwatch.StartNew();
+        using var generator = Rng.CpuGenerator((ulong)o.Seed);
+
+        // Built from the same config.json text that is saved, so the folder loads into exactly these modules.
+        using var vae = new AutoencoderKL(AutoencoderKLConfig.From(Parse("vae", m.VaeJson(1.0))));
+        using var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromConfig(Parse("unet", m.UnetJson())));
+        using var textEncoder = new CLIPTextModel(CLIPTextConfig.From(Parse("text_encoder", m.TextEncoderJson())));
+        FreshInit.Apply(vae, generator);
+        FreshInit.Apply(unet, generator);
+        FreshInit.Apply(textEncoder, generator);
+        var tokenizer = CLIPTokenizer.FromFolder(ToyModelWriter.TokenizerFolder());
+        var batches = new ToyBatches(new ToySceneSampler(o.Seed), m.ImageSize);
+
+        double vaeLoss;
+        using (var vaeLog = new TrainingLog(FreshFile(o.OutputDir, VaeLogFile)))
+            vaeLoss = ToyAutoencoderTraining.Train(vae, batches, o, generator, vaeLog, progress, cancel);
+        foreach (var p in vae.parameters()) p.requires_grad = false;
+        var scaling = ToyAutoencoderTraining.MeasureScalingFactor(vae, batches, generator);
+
+        double unetLoss;
+        using (var log = new TrainingLog(FreshFile(o.OutputDir, LogFile)))
+            unetLoss = TrainTextToImage(unet, textEncoder, vae, tokenizer, batches, scaling, o, generator, log, progress, cancel);
+        TrainingLog.PlotLoss(Path.Combine(o.OutputDir, LogFile), Path.Combine(o.OutputDir, "loss.png"));
+
+        progress?.Report(new ToyPretrainProgress("saving", 0, 0, double.NaN, 0));
+        ToyModelWriter.Write(o.OutputDir, m, scaling, textEncoder, unet, vae);
+        long parameters = new[] { (nn.Module)vae, unet, textEncoder }.Sum(StateDictLoader.ParameterCount);
+        return new ToyPretrainResult(o.OutputDir, vaeLoss, unetLoss, scaling, parameters, clock.Elapsed);
+    }
+
+    private static double TrainTextToImage(UNet2DConditionModel unet, CLIPTextModel textEncoder, AutoencoderKL vae, CLIPTokenizer tokenizer,
+                                           ToyBatches batches, double scaling, ToyPretrainOptions o, Generator generator, TrainingLog log,
+                                           IProgress<ToyPretrainProgress>? progress, CancellationToken cancel)
+    {
+        unet.train();
+        textEncoder.train();
+        var trainable = unet.named_parameters().Select(p => ("unet." + p.name, p.parameter))
+            .Concat(textEncoder.named_parameters().Select(p => ("text_encoder." + p.name, p.parameter))).ToList();
+        using var optimizer = new AdamW(trainable, new AdamWOptions(o.LearningRate).Validated());
+        var schedule = new LrSchedule("cosine", o.WarmupSteps, o.Steps, learningRate: o.LearningRate);
+        var noiseScheduler = (ITrainingNoiseScheduler)SchedulerRegistry.Create("DDPMScheduler",
+            SchedulerConfig.Parse(ToyModelConfig.SchedulerJson().ToJsonString()));
+        int timesteps = noiseScheduler.Config.NumTrainTimesteps ?? 1000;
+        var dropout = new Random(o.Seed);
+        var recent = new Queue<double>();
+        var clock = Stopwatch.StartNew();
+        for (int step = 0; step < o.Steps; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            double value, gradNorm;
+            using (NewDisposeScope())
+            {
+                var (pixels, captions) = batches.Next(o.BatchSize);
+                for (int i = 0; i < captions.Length; i++)
+                    if (dropout.NextDouble() < o.CaptionDropout) captions[i] = "";
+                Tensor latents;
+                using (no_grad())
+                using (var posterior = vae.Encode(pixels))
+                    latents = posterior.Sample(generator) * scaling;
+                var context = textEncoder.Encode(tokenizer.EncodeBatch(captions).InputIds).LastHiddenState;
+                var noise = randn(latents.shape, generator: generator);
+                var t = randint(0, timesteps, [latents.shape[0]], generator: generator);
+                using var loss = TrainingStep.Compute(unet, noiseScheduler, latents, noise, t, context, null, withPriorPreservation: false, 0);
+                loss.Loss.backward();
+                value = loss.Loss.item<float>();
+                if (!double.IsFinite(value)) throw new DreamBoothException($"The loss became {value} at step {step + 1}; lower the learning rate.");
+                gradNorm = GradClip.ClipGradNorm(trainable.Select(p => p.Item2), 1.0);
+            }
+            optimizer.LearningRate = schedule.LearningRateAt(step);
+            optimizer.Step();
+            optimizer.ZeroGrad();
+            recent.Enqueue(value);
+            if (recent.Count > 50) recent.Dequeue();
+            log.Write(step + 1, value, value, null, optimizer.LearningRate, gradNorm, 0, clock.Elapsed.TotalSeconds);
+            progress?.Report(new ToyPretrainProgress("unet", step + 1, o.Steps, value, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+        }
+        unet.eval();
+        textEncoder.eval();
+        return recent.Average();
+    }
+
+    private static ConfigFile Parse(string component, JsonObject json) => ConfigFile.Parse($"{component}/config.json", json.ToJsonString());
+
+    private static string FreshFile(string dir, string name)
+    {
+        var path = Path.Combine(dir, name);
+        if (File.Exists(path)) File.Delete(path);
+        return path;
+    }
+}
