@@ -74,6 +74,10 @@ public static class CliApp
                 .WithDescription("Pretrain the toy base model from scratch (VAE, then UNet + text encoder) and save it as a diffusers folder.")
                 .WithExample("toyworld", "pretrain", "--output", "toyworld-base", "--steps", "6000");
         });
+        config.AddCommand<BenchCommand>("bench")
+            .WithDescription("Measure speed and memory of the main jobs (tiny model and SD 1.5's shape) against this machine's own limits.")
+            .WithExample("bench", "--quick")
+            .WithExample("bench", "--json", "bench.json");
         config.AddCommand<EnvCommand>("env")
             .WithDescription("Show versions and devices, and check that the tensor engine starts.");
     }
@@ -92,6 +96,7 @@ public static class CliApp
         ["train"] = TrainSettings.Type,
         ["check-data"] = typeof(CheckDataCommand.Settings),
         ["toyworld"] = typeof(ToyWorldPretrainCommand.Settings),
+        ["bench"] = typeof(BenchCommand.Settings),
         ["env"] = typeof(CommonSettings),
     };
 

@@ -20,7 +20,7 @@ public sealed class FlopCounter : IDisposable
     public FlopCounter(params nn.Module[] models)
     {
         foreach (var model in models)
-            foreach (var (_, module) in model.named_modules())
+            foreach (var module in model.named_modules().Select(m => m.module).Prepend(model).Distinct())   // TorchSharp leaves the root out
             {
                 switch (module)
                 {
