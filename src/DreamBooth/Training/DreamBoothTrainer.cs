@@ -220,11 +220,16 @@ public sealed class DreamBoothTrainer
             using var dist = pipe.Vae.Encode(pixels.to(frozenDtype));
             latents = (dist.Sample(null).to(ScalarType.Float32) * pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
         }
+        // Then, as diffusers' train_text_to_image.py draws them: the offset noise per image and channel, the input
+        // perturbation, and only then the timesteps.
         var noise = ChannelsLastNoise(latents);
+        if (options.NoiseOffset > 0) noise = TrainingStep.OffsetNoise(noise, options.NoiseOffset);
+        var inputNoise = options.InputPerturbation > 0 ? noise + options.InputPerturbation * ChannelsLastNoise(latents) : null;
         var timesteps = randint(0, numTrainTimesteps, [latents.shape[0]], ScalarType.Int64).to(device);
         var context = cond.Context.to(unet.ParameterDtype());
         (Tensor, Tensor)? added = cond.Added is { } a ? (a.TextEmbeds.to(unet.ParameterDtype()), a.TimeIds.to(unet.ParameterDtype())) : null;
-        return TrainingStep.Compute(unet, noiseScheduler, latents, noise, timesteps, context, added, prior, options.PriorLossWeight);
+        return TrainingStep.Compute(unet, noiseScheduler, latents, noise, timesteps, context, added, prior, options.PriorLossWeight,
+                                    inputNoise, options.SnrGamma);
     }
 
     // torch.randn_like(model_input): in the script the latents are channels-last (the VAE encoder's attention hands back

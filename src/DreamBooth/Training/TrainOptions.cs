@@ -119,6 +119,16 @@ public sealed partial record TrainOptions
     [TrainOption("adam_epsilon", "AdamW epsilon", Value = "EPS", Min = 0)]
     public double AdamEpsilon { get; init; } = 1e-8;
 
+    [TrainOption("snr_gamma", "Min-SNR loss weighting γ (5 is the paper's choice): each sample's loss × min(SNR, γ)/SNR (+1 for v-prediction)",
+        Value = "GAMMA", Positive = true, DefaultText = "off")]
+    public double? SnrGamma { get; init; }
+
+    [TrainOption("noise_offset", "Offset noise: adds offset × N(0, 1) per image and channel to the noise (darker darks, brighter brights)", Value = "OFFSET", Min = 0)]
+    public double NoiseOffset { get; init; }
+
+    [TrainOption("input_perturbation", "Input perturbation: the noisy latents use noise + p × N(0, 1) while the target stays the noise", Value = "P", Min = 0)]
+    public double InputPerturbation { get; init; }
+
     [TrainOption("max_grad_norm", "Gradient clipping norm", Value = "N", Positive = true)]
     public double MaxGradNorm { get; init; } = 1.0;
 

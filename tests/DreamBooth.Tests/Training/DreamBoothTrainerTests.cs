@@ -162,6 +162,30 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
             Assert.True(t.equal(b[name]).all().item<bool>(), $"{name} differs after a mid-epoch resume");
     }
 
+    // Each loss option reaches the step: the first step's loss moves away from the plain run's.
+    [Fact]
+    public void Train_LossOptions_ChangeTheStepLoss()
+    {
+        double FirstLoss(string name, Func<TrainOptions, TrainOptions> with)
+        {
+            var o = with(Options(name, 1) with { TrainBatchSize = 1, GradientAccumulationSteps = 1 });
+            Trainer(o).Run();
+            return TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile))[0].Loss;
+        }
+        var plain = FirstLoss("plain", o => o);
+        foreach (var (name, with) in new (string, Func<TrainOptions, TrainOptions>)[]
+                 {
+                     ("snr", o => o with { SnrGamma = 0.01 }),
+                     ("offset", o => o with { NoiseOffset = 0.5 }),
+                     ("perturb", o => o with { InputPerturbation = 0.5 }),
+                 })
+        {
+            var loss = FirstLoss(name, with);
+            output.WriteLine($"{name}: {loss:R} vs plain {plain:R}");
+            Assert.True(Math.Abs(loss - plain) > 1e-4 * plain, $"{name} left the loss at {loss:R}");
+        }
+    }
+
     [Fact]
     public void Train_NaNLoss_StopsWithClearMessageAndKeepsLastCheckpoint()
     {
