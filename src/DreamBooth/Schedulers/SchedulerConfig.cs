@@ -76,7 +76,7 @@ public sealed partial record SchedulerConfig
     public static SchedulerConfig Load(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
-        return FromConfigFile(ConfigFile.Parse(path, QuoteNamedLiterals(File.ReadAllText(path))));
+        return FromConfigFile(ConfigFile.Parse(path, QuoteNamedLiterals(DreamBooth.IO.BoundedFile.ReadAllText(path))));
     }
 
     public static SchedulerConfig FromConfigFile(ConfigFile file)
