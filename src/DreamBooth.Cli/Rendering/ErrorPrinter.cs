@@ -40,25 +40,35 @@ internal static partial class ErrorPrinter
         var match = ConversionFailed().Match(message);
         if (!match.Success) return message;
         var (value, type) = (match.Groups[1].Value, match.Groups[2].Value);
-        var wanted = type switch
-        {
-            "Int32" or "Int64" => "a whole number",
-            "Double" or "Single" or "Decimal" => "a number",
-            "Boolean" => "true or false",
-            _ => type,
-        };
         string? option = null;
         for (int i = 0; i < args.Count && option is null; i++)
         {
             if (args[i].StartsWith('-') && args[i].EndsWith("=" + value, StringComparison.Ordinal)) option = args[i].Split('=')[0];
             else if (i > 0 && args[i] == value && args[i - 1].StartsWith('-')) option = args[i - 1];
         }
+        // Optional numbers are Nullable`1 to Spectre: the option's property says what it holds.
+        if (type.StartsWith("Nullable", StringComparison.Ordinal) && option is not null && args.Count > 0
+            && CliApp.SettingsTypes.TryGetValue(args[0], out var settingsType))
+        {
+            var name = option.TrimStart('-');
+            var property = settingsType.GetProperties().FirstOrDefault(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), true)
+                .Cast<CommandOptionAttribute>().Any(o => o.LongNames.Contains(name) || o.ShortNames.Contains(name)));
+            if (property is not null) type = (Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType).Name;
+        }
+        var wanted = type switch
+        {
+            "Int32" or "Int64" => "a whole number",
+            "Double" or "Single" or "Decimal" => "a number",
+            "Boolean" => "true or false",
+            _ when type.StartsWith("Nullable", StringComparison.Ordinal) => "a valid value",
+            _ => type,
+        };
         return option is null ? $"'{value}' is not {wanted}." : $"{option}: '{value}' is not {wanted}.";
     }
 
     [GeneratedRegex(@"^Unknown option '([^']+)'")]
     private static partial Regex UnknownOption();
 
-    [GeneratedRegex(@"^Failed to convert '(.*)' to (\w+)\.?$", RegexOptions.Singleline)]
+    [GeneratedRegex(@"^Failed to convert '(.*)' to ([\w`]+)\.?$", RegexOptions.Singleline)]
     private static partial Regex ConversionFailed();
 }

@@ -1,0 +1,99 @@
+namespace DreamBooth.Tests.Cli;
+
+using System.Runtime.InteropServices;
+using DreamBooth.Tests.Imaging;
+
+/// <summary>Hostile input on the command line: no hang, no unbounded growth, one line and the right exit code.</summary>
+public sealed partial class HardeningTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("cli-hardening").FullName;
+
+    public void Dispose() => Directory.Delete(dir, true);
+
+    private static string OneLineError((int Code, string Output) result, int expectedCode)
+    {
+        Assert.True(result.Code == expectedCode, $"exit {result.Code}: {result.Output}");
+        var text = result.Output.Trim();
+        Assert.StartsWith("error: ", text);
+        Assert.Single(text.Split('\n'));
+        return text;
+    }
+
+    [LibraryImport("libc", EntryPoint = "mkfifo", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MkFifo(string path, uint mode);
+
+    // Runs the CLI on another thread: a hang fails the test after the timeout instead of blocking the suite.
+    private static (int Code, string Output) RunBounded(TimeSpan timeout, params string[] args)
+    {
+        var run = Task.Factory.StartNew(() => CliRunner.Run(args), TaskCreationOptions.LongRunning);
+        Assert.True(run.Wait(timeout), $"dreambooth {string.Join(' ', args)} still running after {timeout.TotalSeconds} s");
+        return run.Result;
+    }
+
+    private string ImageFolderWith(string name, Action<string> make)
+    {
+        var photos = Directory.CreateDirectory(Path.Combine(dir, "photos")).FullName;
+        File.WriteAllBytes(Path.Combine(photos, "a.jpg"), TestImages.Jpeg(TestImages.Pattern(64, 64)));
+        make(Path.Combine(photos, name));
+        return photos;
+    }
+
+    [Fact]
+    public void CheckData_NamedPipeInFolder_ReportedWithoutBlocking()
+    {
+        var photos = ImageFolderWith("pipe.jpg", p => Assert.Equal(0, MkFifo(p, 0b110_100_100)));
+        var (code, output) = RunBounded(TimeSpan.FromSeconds(60), "check-data", photos);
+        Assert.True(code == 1, output);
+        Assert.Contains("not a regular file (a named pipe)", output);
+    }
+
+    [Fact]
+    public void CheckData_ImageLinkedToDevZero_RefusedWithoutReadingIt()
+    {
+        var photos = ImageFolderWith("zero.jpg", p => File.CreateSymbolicLink(p, "/dev/zero"));
+        var (code, output) = RunBounded(TimeSpan.FromSeconds(60), "check-data", photos);
+        Assert.True(code == 1, output);
+        Assert.Contains("not a regular file (a character device)", output);
+    }
+
+    [Fact]
+    public void Threads_MoreThanCores_UsageErrorNamingTheCoreCount()
+    {
+        var text = OneLineError(CliRunner.Run("env", "--threads", "1000"), 2);
+        Assert.Contains($"between 0 (libtorch's choice) and {Environment.ProcessorCount}", text);
+    }
+
+    [Fact]
+    public void Generate_GuidanceNaN_UsageErrorBeforeAnyImage()
+    {
+        var text = OneLineError(CliRunner.Run("generate", "-p", "x", "-g", "nan", "--steps", "1", "-o", dir), 2);
+        Assert.Contains("--guidance-scale must be a finite number", text);
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    [Fact]
+    public void Generate_EmptyPrompt_GeneratesUnconditionally()
+    {
+        var (code, output) = CliRunner.Run("generate", "-m", Fixtures.Path("sd15-tiny"), "-p", "", "--seed", "1", "--steps", "1", "-o", dir);
+        Assert.True(code == 0, output);
+        Assert.Single(Directory.GetFiles(dir, "*.png"));
+    }
+
+    [Fact]
+    public void Generate_PromptsFileWithNul_RefusedBeforeGenerating()
+    {
+        var file = Path.Combine(dir, "prompts.txt");
+        File.WriteAllText(file, "a dog\n\0\0binary\n");
+        var output = Path.Combine(dir, "out");
+        var text = OneLineError(CliRunner.Run("generate", "-m", Fixtures.Path("sd15-tiny"), "--prompts-file", file, "--steps", "1", "-o", output), 1);
+        Assert.Contains("contains a NUL byte", text);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void Train_OptionalNumberNotANumber_NamesTheOptionAndType()
+    {
+        var text = OneLineError(CliRunner.Run("train", "--max-train-steps", "abc"), 2);
+        Assert.Equal("error: --max-train-steps: 'abc' is not a whole number.", text);
+    }
+}
