@@ -114,6 +114,7 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainCommand.Se
         var options = Merge(s.Config is null ? new TrainOptions() : TrainOptions.LoadConfig(s.Config), s).Validated();
         TorchRuntime.SetThreads(s.Threads);
         var device = TorchRuntime.ResolveDevice(s.Device);
+        using var outputLock = OutputDirLock.Acquire(options.OutputDir);
         var model = ModelLocator.Resolve(options.PretrainedModelNameOrPath ?? ModelSettings.DefaultModel, console, false, cancellationToken, options.Variant);
         var trainer = new DreamBoothTrainer(options, model, device, warning => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}"));
         TrainResult? result = null;

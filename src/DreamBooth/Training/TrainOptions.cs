@@ -85,6 +85,23 @@ public sealed record TrainOptions
 
     public double EffectiveLoraAlpha => LoraAlpha ?? Rank;
 
+    private static bool SameFolder(string a, string b)
+    {
+        static string Real(string p)
+        {
+            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
+            try
+            {
+                return Directory.Exists(full) ? Directory.ResolveLinkTarget(full, true)?.FullName ?? full : full;
+            }
+            catch (IOException)
+            {
+                return full;
+            }
+        }
+        return string.Equals(Real(a), Real(b), OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>Checks the options (paths, ranges, combinations); throws one readable error.</summary>
     public TrainOptions Validated()
     {
@@ -106,6 +123,14 @@ public sealed record TrainOptions
             Require(ClassInferenceSteps >= 1, "class_inference_steps must be at least 1.");
         }
         Require(!File.Exists(OutputDir), $"--output-dir {OutputDir}: is a file, not a folder.");
+        // Shared folders lose data silently: loss.png and samples would become training photos, generated class
+        // images would mix with the subject's.
+        Require(!SameFolder(OutputDir, InstanceDataDir!), $"--output-dir {OutputDir}: is the instance folder; training would write its outputs among the photos. Choose another folder.");
+        if (WithPriorPreservation)
+        {
+            Require(!SameFolder(ClassDataDir!, InstanceDataDir!), $"--class-data-dir {ClassDataDir}: is the instance folder; generated class images would mix with the photos. Choose another folder.");
+            Require(!SameFolder(OutputDir, ClassDataDir!), $"--output-dir {OutputDir}: is the class-image folder; training outputs would become class images. Choose another folder.");
+        }
         Require(TrainBatchSize >= 1, "--train-batch-size must be at least 1.");
         Require(SampleBatchSize >= 1, "--sample-batch-size must be at least 1.");
         Require(GradientAccumulationSteps >= 1, "--gradient-accumulation-steps must be at least 1.");
@@ -143,7 +168,7 @@ public sealed record TrainOptions
     public static TrainOptions LoadConfig(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: config file not found.");
-        var text = File.ReadAllText(path);
+        var text = DreamBooth.IO.BoundedFile.ReadAllText(path);
         string json;
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             json = text;
