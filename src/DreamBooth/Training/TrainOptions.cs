@@ -177,7 +177,7 @@ public sealed record TrainOptions
             try
             {
                 var yaml = new DeserializerBuilder().Build().Deserialize<object?>(text);
-                json = YamlToJson(yaml)?.ToJsonString() ?? "{}";
+                json = YamlToJson(yaml, path)?.ToJsonString() ?? "{}";
             }
             catch (YamlDotNet.Core.YamlException e)
             {
@@ -221,13 +221,32 @@ public sealed record TrainOptions
         return "a list of names";
     }
 
+    // YAML aliases make a graph: one that refers to itself recursed until the stack overflowed, and nested ones
+    // ("billion laughs") expand exponentially. A config is a flat mapping, so depth and value count are capped.
+    private const int MaxYamlDepth = 16, MaxYamlValues = 10_000;
+
+    private static System.Text.Json.Nodes.JsonNode? YamlToJson(object? root, string path)
+    {
+        int values = 0;
+        System.Text.Json.Nodes.JsonNode? Convert(object? value, int depth)
+        {
+            if (depth > MaxYamlDepth || ++values > MaxYamlValues)
+                throw new DreamBoothException($"{path}: the YAML expands to more than {MaxYamlDepth} levels or {MaxYamlValues:N0} values (a self-referencing or nested alias?); a config is a mapping of options to values.");
+            return value switch
+            {
+                IDictionary<object, object?> map => new System.Text.Json.Nodes.JsonObject(
+                    map.Select(kv => KeyValuePair.Create(System.Convert.ToString(kv.Key, System.Globalization.CultureInfo.InvariantCulture)!, Convert(kv.Value, depth + 1)))),
+                IList<object?> list => new System.Text.Json.Nodes.JsonArray(list.Select(v => Convert(v, depth + 1)).ToArray()),
+                _ => YamlScalar(value),
+            };
+        }
+        return Convert(root, 0);
+    }
+
     // YAML scalars arrive as strings: give them JSON types the way YAML 1.2's core schema reads them.
-    private static System.Text.Json.Nodes.JsonNode? YamlToJson(object? value) => value switch
+    private static System.Text.Json.Nodes.JsonNode? YamlScalar(object? value) => value switch
     {
         null => null,
-        IDictionary<object, object?> map => new System.Text.Json.Nodes.JsonObject(
-            map.Select(kv => KeyValuePair.Create(Convert.ToString(kv.Key, System.Globalization.CultureInfo.InvariantCulture)!, YamlToJson(kv.Value)))),
-        IList<object?> list => new System.Text.Json.Nodes.JsonArray(list.Select(YamlToJson).ToArray()),
         string s when s is "~" or "null" or "Null" or "NULL" => null,
         string s when s is "true" or "True" or "TRUE" => System.Text.Json.Nodes.JsonValue.Create(true),
         string s when s is "false" or "False" or "FALSE" => System.Text.Json.Nodes.JsonValue.Create(false),
