@@ -96,4 +96,14 @@ public sealed partial class HardeningTests : IDisposable
         var text = OneLineError(CliRunner.Run("train", "--max-train-steps", "abc"), 2);
         Assert.Equal("error: --max-train-steps: 'abc' is not a whole number.", text);
     }
+
+    [Theory]
+    [InlineData("-W", "100000", "-H", "100000")]
+    [InlineData("--num-images", "10000000", "--seed", "1")]
+    public void Generate_WorkThatCannotFitInMemory_RefusedWithTheEstimate(params string[] extra)
+    {
+        var text = OneLineError(CliRunner.Run(["generate", "-m", Fixtures.Path("sd15-tiny"), "-p", "x", "--steps", "1", "-o", dir, .. extra]), 1);
+        Assert.Matches(@"need at least [\d.,]+ GiB of memory, more than the [\d.,]+ GiB here", text);
+        Assert.Empty(Directory.GetFiles(dir));
+    }
 }
