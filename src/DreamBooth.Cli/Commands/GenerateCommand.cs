@@ -143,7 +143,7 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
                         ClipSkip = settings.ClipSkip,
                         Scheduler = settings.Scheduler,
                     };
-                    var task = ctx.AddTask(prompt.Length == 0 ? "(empty prompt)" : Markup.Escape(Shorten(prompt)), maxValue: settings.Steps);
+                    var task = ctx.AddTask(prompt.Length == 0 ? "(empty prompt)" : Format.Text(Shorten(prompt)), maxValue: settings.Steps);
                     using var result = pipe.Generate(request, step => task.Value = step.Index + 1, cancellationToken);
                     task.MaxValue = task.Value;
                     var parameters = GenerationParameters.From(request, result, pipe.Name);
@@ -158,8 +158,8 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         if (written.Count > 1) writer.WriteGrid(Path.Combine(settings.Output, $"grid-{seed}.png"), first!, [.. written.Select(w => w.Image)], sidecar: false);
 
         using var process = Process.GetCurrentProcess();
-        console.MarkupLine($"[green]{written.Count} image(s)[/] in {Markup.Escape(settings.Output)} ({clock.Elapsed.TotalSeconds:0.0} s, peak memory {Format.Bytes(process.PeakWorkingSet64)}).");
-        foreach (var (path, _) in written) console.WriteLine("  " + path);
+        console.MarkupLine($"[green]{written.Count} image(s)[/] in {Format.Text(settings.Output)} ({clock.Elapsed.TotalSeconds:0.0} s, peak memory {Format.Bytes(process.PeakWorkingSet64)}).");
+        foreach (var (path, _) in written) console.WriteLine("  " + DreamBooth.Text.Names.Printable(path));
         return 0;
     }
 

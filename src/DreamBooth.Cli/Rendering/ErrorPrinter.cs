@@ -19,11 +19,17 @@ internal static partial class ErrorPrinter
             _ => (3, $"internal error ({e.GetType().Name}): {e.Message}"),
         };
         message = string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        // One readable line whatever the input held: control characters escaped, and a bounded length (names from a
+        // damaged file can be megabytes long).
+        message = DreamBooth.Text.Names.Printable(message);
+        if (message.Length > MaxMessage) message = $"{message[..(MaxMessage - 40)]}… ({message.Length:N0} characters in all)";
         error.WriteLine($"error: {message}");
         if (verbose) error.WriteLine(e.ToString());
         else if (code == 3) error.WriteLine("(run with --verbose for the stack trace)");
         return code;
     }
+
+    private const int MaxMessage = 2000;
 
     // Spectre says "Failed to convert 'abc' to Int32." without the option: name it, and the type in words.
     private static string UsageMessage(string message, IReadOnlyList<string> args)

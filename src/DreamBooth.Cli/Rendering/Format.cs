@@ -7,6 +7,10 @@ internal static class Format
     /// <summary>For every JSON document the commands print or write (one instance: options cache type metadata).</summary>
     public static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
 
+    /// <summary>Text from files or the user for Spectre markup: markup escaped, control characters written as escapes
+    /// (a file name with an ESC or OSC sequence printed raw can rewrite the terminal).</summary>
+    public static string Text(string text) => Spectre.Console.Markup.Escape(DreamBooth.Text.Names.Printable(text));
+
     public static string Bytes(long bytes)
     {
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -106,4 +106,51 @@ public sealed partial class HardeningTests : IDisposable
         Assert.Matches(@"need at least [\d.,]+ GiB of memory, more than the [\d.,]+ GiB here", text);
         Assert.Empty(Directory.GetFiles(dir));
     }
+
+    // The fixture LoRA with its first tensor overwritten by one value.
+    private (string Path, string Key) LoraWith(float value)
+    {
+        var path = Path.Combine(dir, "bad_lora.safetensors");
+        File.Copy(Fixtures.Path("sd15-tiny", "lora", "pytorch_lora_weights.safetensors"), path);
+        DreamBooth.IO.SafeTensorInfo first;
+        using (var file = DreamBooth.IO.SafeTensorsFile.Open(path)) first = file.Tensors.OrderBy(t => t.Start).First();
+        Assert.Equal("F32", first.Dtype);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.Position = first.Start;
+        for (long i = first.Start; i < first.End; i += 4) stream.Write(BitConverter.GetBytes(value));
+        return (path, first.Name);
+    }
+
+    [Theory]
+    [InlineData(float.NaN, "contains NaN or infinite values")]
+    [InlineData(float.PositiveInfinity, "contains NaN or infinite values")]
+    [InlineData(1e38f, "holds values up to 1e+38")]
+    public void Generate_LoraWithNonFiniteOrHugeValues_RefusedNamingTheKey(float value, string expected)
+    {
+        var (lora, key) = LoraWith(value);
+        var output = Path.Combine(dir, "out");
+        var text = OneLineError(CliRunner.Run("generate", "-m", Fixtures.Path("sd15-tiny"), "-p", "x", "--steps", "1", "--lora", lora, "-o", output), 1);
+        Assert.Contains($"LoRA tensor '{key}' {expected}", text);
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFiles(output).Any());
+    }
+
+    [Fact]
+    public void CheckData_FileNameWithEscapeSequences_PrintedEscaped()
+    {
+        var photos = ImageFolderWith("\u001b]0;pwned\u0007\u001b[31m.jpg", p => File.WriteAllText(p, "not an image"));
+        var (code, output) = CliRunner.Run("check-data", photos);
+        Assert.True(code == 1, output);
+        Assert.DoesNotContain('\u001b', output);
+        Assert.DoesNotContain('\u0007', output);
+        Assert.Contains("\\e]0;pwned\\a\\e[31m.jpg", output);
+    }
+
+    [Fact]
+    public void Error_MessageWithControlCharacters_OneEscapedLine()
+    {
+        var text = OneLineError(CliRunner.Run("generate", "-m", Path.Combine(dir, "no\u001b[2Jmodel\rhere"), "-p", "x", "-o", dir), 1);
+        Assert.DoesNotContain('\u001b', text);
+        Assert.DoesNotContain('\r', text);
+        Assert.Contains("no\\e[2Jmodel\\rhere", text);
+    }
 }
