@@ -6,10 +6,11 @@ using Spectre.Console.Cli;
 /// <summary>Errors are one unwrapped line on stderr (the stack trace only with --verbose) and a non-zero exit code.</summary>
 internal static partial class ErrorPrinter
 {
-    public static int Print(TextWriter error, Exception e, bool verbose, IReadOnlyList<string>? args = null)
+    public static int Print(TextWriter error, Exception e, bool verbose, IReadOnlyList<string>? args = null, bool terminated = false)
     {
         var (code, message) = e switch
         {
+            OperationCanceledException when terminated => (143, "terminated (SIGTERM)"),
             DreamBoothException => (1, e.Message),
             CommandParseException or CommandRuntimeException => (2, UsageMessage(e.Message, args ?? [])),
             OperationCanceledException => (130, "cancelled"),
