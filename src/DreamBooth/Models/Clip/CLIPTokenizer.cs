@@ -344,8 +344,8 @@ public sealed class CLIPTokenizer
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var token = reader.GetString()!;
-                if (!reader.Read() || !reader.TryGetInt32(out var id))
-                    throw new DreamBoothException($"{path}: the id of token \"{token}\" is not an integer.");
+                if (!reader.Read() || reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id))
+                    throw new DreamBoothException($"{path}: the id of token \"{Text.Names.Short(token)}\" is not an integer.");
                 vocab[token] = id;
             }
         }
