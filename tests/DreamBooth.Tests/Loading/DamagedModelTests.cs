@@ -107,4 +107,16 @@ public sealed class DamagedModelTests : IDisposable
         Assert.Contains("the learning rate is not the cause", text);
         Assert.DoesNotContain("--learning-rate", text);
     }
+
+    [Fact]
+    public void Generate_SchedulerConfigValueOfWrongType_SaysWhatTheKeyTakes()
+    {
+        var model = CopyModel();
+        var configPath = Path.Combine(model, "scheduler", "scheduler_config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config["num_train_timesteps"] = "lots";
+        File.WriteAllText(configPath, config.ToJsonString());
+        var text = OneLineError(CliRunner.Run("generate", "-m", model, "-p", "x", "--steps", "1", "-o", Path.Combine(dir, "out")));
+        Assert.EndsWith("scheduler_config.json: 'num_train_timesteps' must be a whole number, not \"lots\".", text);
+    }
 }
