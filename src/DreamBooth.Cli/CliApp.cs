@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli;
 
 using System.Reflection;
+using System.Runtime.InteropServices;
 using DreamBooth.Cli.Commands;
 using DreamBooth.Cli.Rendering;
 using DreamBooth.Cli.Settings;
@@ -10,7 +11,8 @@ using Spectre.Console.Cli;
 /// <summary>The `dreambooth` command line: parsing and rendering only; the work is in the DreamBooth library.</summary>
 public static class CliApp
 {
-    /// <summary>Exit codes: 0 ok, 1 bad input/model/environment (DreamBoothException), 2 usage error, 3 internal error.</summary>
+    /// <summary>Exit codes: 0 ok, 1 bad input/model/environment (DreamBoothException), 2 usage error, 3 internal error,
+    /// 130 Ctrl-C, 143 SIGTERM.</summary>
     public static int Run(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
     {
         var app = new CommandApp();
@@ -30,13 +32,23 @@ public static class CliApp
             };
             Console.CancelKeyPress += onCancel;
         }
+        // SIGTERM (what container schedulers send first) is a Ctrl-C too: the runtime would otherwise exit mid-step
+        // without naming the checkpoint. A second SIGTERM ends the process at once; the exit code is 128 + 15.
+        bool terminated = false;
+        using var onTerm = console is null ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            terminated = true;
+            cancel.Cancel();
+        }) : null;
         try
         {
             return app.Run(args, cancel.Token);
         }
         catch (Exception e)
         {
-            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose, args);
+            return ErrorPrinter.Print(console?.Profile.Out.Writer ?? Console.Error, e, verbose, args, terminated);
         }
         finally
         {

@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli;
 
 using DreamBooth.Hub;
+using DreamBooth.Cli.Rendering;
 using Spectre.Console;
 
 /// <summary>Turns a model argument into a local path: a folder or .safetensors file as is, a hub repo id via the cache.</summary>
@@ -24,7 +25,7 @@ internal static class ModelLocator
                 var progress = HubProgress.Callback(p =>
                 {
                     if (!tasks.TryGetValue(p.File, out var task))
-                        tasks[p.File] = task = ctx.AddTask(Markup.Escape(p.File), maxValue: Math.Max(1, p.Total ?? 1));
+                        tasks[p.File] = task = ctx.AddTask(Format.Text(p.File), maxValue: Math.Max(1, p.Total ?? 1));
                     if (p.Total is long total) task.MaxValue = Math.Max(1, total);
                     task.Value = p.Cached ? task.MaxValue : p.Done;
                 });

@@ -47,11 +47,11 @@ public sealed class CheckDataCommand(IAnsiConsole console) : Command<CheckDataCo
             }, DreamBooth.IO.JsonText.Indented));
             return report.HasErrors ? 1 : 0;
         }
-        var table = new Table().Title(Markup.Escape(report.Directory)).AddColumn("").AddColumn("file").AddColumn("finding");
+        var table = new Table().Title(Format.Text(report.Directory)).AddColumn("").AddColumn("file").AddColumn("finding");
         foreach (var f in report.Findings)
         {
             var mark = f.Severity switch { Severity.Error => "[red]error[/]", Severity.Warning => "[yellow]warning[/]", _ => "[grey]info[/]" };
-            table.AddRow(mark, Markup.Escape(Path.GetFileName(f.File)), Markup.Escape(f.Message));
+            table.AddRow(mark, Format.Text(Path.GetFileName(f.File)), Format.Text(f.Message));
         }
         console.Write(table);
         console.MarkupLine($"{report.Images.Count} image(s), {report.ErrorCount} error(s), {report.WarningCount} warning(s).");

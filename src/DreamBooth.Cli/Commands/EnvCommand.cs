@@ -3,6 +3,7 @@ namespace DreamBooth.Cli.Commands;
 using System.Runtime.InteropServices;
 using DreamBooth.Cli.Settings;
 using DreamBooth.Torch;
+using DreamBooth.Cli.Rendering;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TorchSharp;
@@ -25,13 +26,13 @@ public sealed class EnvCommand(IAnsiConsole console) : Command<CommonSettings>
         table.AddRow("device", device.ToString());
         table.AddRow("threads", torch.get_num_threads().ToString());
         table.AddRow("tensor check", probe.sum().item<float>() == 8f ? "ok" : "[red]wrong result[/]");
-        table.AddRow("CPU", Markup.Escape(CpuInfo.Model));
-        table.AddRow("CPU ISA", Markup.Escape(CpuInfo.Isa));
+        table.AddRow("CPU", Format.Text(CpuInfo.Model));
+        table.AddRow("CPU ISA", Format.Text(CpuInfo.Isa));
         table.AddRow("oneDNN", NativeContext.OneDnnEnabled ? $"on ({NativeContext.OneDnnVariable}=1)" : $"off (faster here; {NativeContext.OneDnnVariable}=1 turns it on)");
         foreach (var dtype in new[] { torch.ScalarType.Float32, torch.ScalarType.BFloat16 })
         {
             var check = KernelCheck.Run(device, dtype);
-            table.AddRow($"kernel self-check {TorchRuntime.DtypeName(dtype)}", check.Passed ? Markup.Escape(check.Summary) : $"[red]{Markup.Escape(check.Summary)}[/]");
+            table.AddRow($"kernel self-check {TorchRuntime.DtypeName(dtype)}", check.Passed ? Format.Text(check.Summary) : $"[red]{Format.Text(check.Summary)}[/]");
         }
         console.Write(table);
         return 0;

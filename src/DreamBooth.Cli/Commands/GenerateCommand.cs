@@ -87,6 +87,8 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         {
             if (Prompt is null && PromptsFile is null) return ValidationResult.Error("Give --prompt or --prompts-file.");
             if (Steps < 1) return ValidationResult.Error("--steps must be at least 1.");
+            // NaN/infinite guidance gives black images and cannot be written into the sidecar's JSON.
+            if (!double.IsFinite(GuidanceScale)) return ValidationResult.Error($"--guidance-scale must be a finite number, not {GuidanceScale}.");
             if (NumImages < 1) return ValidationResult.Error("--num-images must be at least 1.");
             if (Width is < 1 || Height is < 1) return ValidationResult.Error("--width and --height must be positive.");
             if (AttentionSlicing is { IsSet: true, Value: < 0 }) return ValidationResult.Error("--attention-slicing must be 1 or more.");
@@ -141,7 +143,7 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
                         ClipSkip = settings.ClipSkip,
                         Scheduler = settings.Scheduler,
                     };
-                    var task = ctx.AddTask(Markup.Escape(Shorten(prompt)), maxValue: settings.Steps);
+                    var task = ctx.AddTask(prompt.Length == 0 ? "(empty prompt)" : Format.Text(Shorten(prompt)), maxValue: settings.Steps);
                     using var result = pipe.Generate(request, step => task.Value = step.Index + 1, cancellationToken);
                     task.MaxValue = task.Value;
                     var parameters = GenerationParameters.From(request, result, pipe.Name);
@@ -156,24 +158,29 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         if (written.Count > 1) writer.WriteGrid(Path.Combine(settings.Output, $"grid-{seed}.png"), first!, [.. written.Select(w => w.Image)], sidecar: false);
 
         using var process = Process.GetCurrentProcess();
-        console.MarkupLine($"[green]{written.Count} image(s)[/] in {Markup.Escape(settings.Output)} ({clock.Elapsed.TotalSeconds:0.0} s, peak memory {Format.Bytes(process.PeakWorkingSet64)}).");
-        foreach (var (path, _) in written) console.WriteLine("  " + path);
+        console.MarkupLine($"[green]{written.Count} image(s)[/] in {Format.Text(settings.Output)} ({clock.Elapsed.TotalSeconds:0.0} s, peak memory {Format.Bytes(process.PeakWorkingSet64)}).");
+        foreach (var (path, _) in written) console.WriteLine("  " + DreamBooth.Text.Names.Printable(path));
         return 0;
     }
 
     private static List<string> ReadPrompts(Settings settings)
     {
         var prompts = new List<string>();
-        if (settings.Prompt is not null) prompts.Add(settings.Prompt);
+        if (settings.Prompt is not null) prompts.Add(CheckText(settings.Prompt, "--prompt"));
         if (settings.PromptsFile is not null)
         {
             if (Directory.Exists(settings.PromptsFile)) throw new DreamBoothException($"--prompts-file {settings.PromptsFile}: is a folder, not a text file.");
             if (!File.Exists(settings.PromptsFile)) throw new DreamBoothException($"{settings.PromptsFile}: prompts file not found.");
-            prompts.AddRange(File.ReadAllLines(settings.PromptsFile).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
+            var text = CheckText(DreamBooth.IO.BoundedFile.ReadAllText(settings.PromptsFile), settings.PromptsFile);
+            prompts.AddRange(text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
             if (prompts.Count == 0) throw new DreamBoothException($"{settings.PromptsFile}: no prompts in the file.");
         }
         return prompts;
     }
+
+    // A NUL cannot go into the PNG's text chunk: refuse it before the model loads, not after generating.
+    private static string CheckText(string text, string source) =>
+        text.Contains('\0') ? throw new DreamBoothException($"{source}: contains a NUL byte; prompts must be plain text.") : text;
 
     private static int NextIndex(string dir) =>
         Directory.EnumerateFiles(dir, "*.png")

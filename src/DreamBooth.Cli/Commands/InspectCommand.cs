@@ -37,11 +37,11 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
             console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(doc, DreamBooth.IO.JsonText.Indented));
             return 0;
         }
-        var table = new Table().Title(Markup.Escape(settings.Model));
+        var table = new Table().Title(Format.Text(settings.Model));
         table.AddColumn("component").AddColumn("class").AddColumn(new TableColumn("parameters").RightAligned())
              .AddColumn("dtypes").AddColumn(new TableColumn("size").RightAligned());
         foreach (var c in components)
-            table.AddRow(Markup.Escape(c.Name), Markup.Escape(c.Class), c.Parameters.ToString("N0"), string.Join(", ", c.Dtypes), Format.Bytes(c.Bytes));
+            table.AddRow(Format.Text(c.Name), Format.Text(c.Class), c.Parameters.ToString("N0"), string.Join(", ", c.Dtypes), Format.Bytes(c.Bytes));
         table.AddRow("[bold]total[/]", "", $"[bold]{components.Sum(c => c.Parameters):N0}[/]", "", Format.Bytes(components.Sum(c => c.Bytes)));
         console.Write(table);
         return 0;

@@ -16,8 +16,9 @@ public sealed class TrainCommand<TSettings>(IAnsiConsole console) : Command<TSet
         var options = s.ToOptions().Validated();
         TorchRuntime.SetThreads(s.Threads);
         var device = TorchRuntime.ResolveDevice(s.Device);
+        using var outputLock = OutputDirLock.Acquire(options.OutputDir);
         var model = ModelLocator.Resolve(options.PretrainedModelNameOrPath ?? ModelSettings.DefaultModel, console, false, cancellationToken, options.Variant);
-        var trainer = new DreamBoothTrainer(options, model, device, warning => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}"));
+        var trainer = new DreamBoothTrainer(options, model, device, warning => console.MarkupLine($"[yellow]warning:[/] {Format.Text(warning)}"));
         TrainResult? result = null;
         console.Progress()
             .AutoClear(false)
@@ -28,7 +29,7 @@ public sealed class TrainCommand<TSettings>(IAnsiConsole console) : Command<TSet
                 var progress = new SyncProgress<TrainProgress>(p =>
                 {
                     task.Description = p.Phase is not null
-                        ? Markup.Escape(p.Phase)
+                        ? Format.Text(p.Phase)
                         : $"step {p.Step}/{p.MaxSteps} loss {p.Loss:0.0000} lr {p.LearningRate:0.###e+0} {p.StepsPerSecond:0.00} it/s {Format.Bytes(p.MemoryBytes)}";
                     task.Value = p.Step;
                 });
@@ -41,12 +42,12 @@ public sealed class TrainCommand<TSettings>(IAnsiConsole console) : Command<TSet
                     var last = new CheckpointStore(options.OutputDir).List().Select(c => c.Path).LastOrDefault();
                     console.MarkupLine(last is null
                         ? "[yellow]Interrupted[/] before the first checkpoint: nothing to resume from."
-                        : $"[yellow]Interrupted.[/] The last checkpoint is {Markup.Escape(last)}: continue with --resume-from-checkpoint latest.");
+                        : $"[yellow]Interrupted.[/] The last checkpoint is {Format.Text(last)}: continue with --resume-from-checkpoint latest.");
                     throw;
                 }
             });
         console.MarkupLine($"[green]Done:[/] {result!.Steps} steps, final loss {result.FinalLoss:0.0000}, {result.StepsPerSecond:0.00} it/s, peak memory {Format.Bytes(result.PeakMemoryBytes)}.");
-        console.MarkupLine($"Weights: {Markup.Escape(result.WeightsFile ?? result.OutputDir)}");
+        console.MarkupLine($"Weights: {Format.Text(result.WeightsFile ?? result.OutputDir)}");
         return 0;
     }
 

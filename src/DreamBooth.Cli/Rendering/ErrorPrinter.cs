@@ -7,10 +7,11 @@ using Spectre.Console.Cli;
 /// <summary>Errors are one unwrapped line on stderr (the stack trace only with --verbose) and a non-zero exit code.</summary>
 internal static partial class ErrorPrinter
 {
-    public static int Print(TextWriter error, Exception e, bool verbose, IReadOnlyList<string>? args = null)
+    public static int Print(TextWriter error, Exception e, bool verbose, IReadOnlyList<string>? args = null, bool terminated = false)
     {
         var (code, message) = e switch
         {
+            OperationCanceledException when terminated => (143, "terminated (SIGTERM)"),
             // The library names options by key (instance_data_dir); here they were given as flags.
             TrainOptionException option => (1, option.Describe(key => TrainOption.Find(key)?.Flag ?? key)),
             DreamBoothException => (1, e.Message),
@@ -22,11 +23,17 @@ internal static partial class ErrorPrinter
             _ => (3, $"internal error ({e.GetType().Name}): {e.Message}"),
         };
         message = string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        // One readable line whatever the input held: control characters escaped, and a bounded length (names from a
+        // damaged file can be megabytes long).
+        message = DreamBooth.Text.Names.Printable(message);
+        if (message.Length > MaxMessage) message = $"{message[..(MaxMessage - 40)]}… ({message.Length:N0} characters in all)";
         error.WriteLine($"error: {message}");
         if (verbose) error.WriteLine(e.ToString());
         else if (code == 3) error.WriteLine("(run with --verbose for the stack trace)");
         return code;
     }
+
+    private const int MaxMessage = 2000;
 
     // Spectre says "Failed to convert 'abc' to Int32." without the option: name it, and the type in words.
     private static string UsageMessage(string message, IReadOnlyList<string> args)
@@ -56,6 +63,7 @@ internal static partial class ErrorPrinter
             "Int32" or "Int64" => "a whole number",
             "Double" or "Single" or "Decimal" => "a number",
             "Boolean" => "true or false",
+            _ when type.StartsWith("Nullable", StringComparison.Ordinal) => "a valid value",
             _ => type,
         };
         return option is null ? $"'{value}' is not {wanted}." : $"{option}: '{value}' is not {wanted}.";

@@ -4,6 +4,11 @@ using System.Text.Json;
 
 internal static class Format
 {
+
+    /// <summary>Text from files or the user for Spectre markup: markup escaped, control characters written as escapes
+    /// (a file name with an ESC or OSC sequence printed raw can rewrite the terminal).</summary>
+    public static string Text(string text) => Spectre.Console.Markup.Escape(DreamBooth.Text.Names.Printable(text));
+
     public static string Bytes(long bytes)
     {
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];

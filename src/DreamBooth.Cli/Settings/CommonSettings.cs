@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Settings;
 
 using System.ComponentModel;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 /// <summary>Options every command takes.</summary>
@@ -17,4 +18,12 @@ public class CommonSettings : CommandSettings
     [CommandOption("--verbose")]
     [Description("Print stack traces with errors.")]
     public bool Verbose { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        // More threads than cores only adds contention: 1000 threads made no progress at all.
+        if (Threads < 0 || Threads > Environment.ProcessorCount)
+            return ValidationResult.Error($"--threads must be between 0 (libtorch's choice) and {Environment.ProcessorCount} (the CPU cores here), not {Threads}.");
+        return base.Validate();
+    }
 }

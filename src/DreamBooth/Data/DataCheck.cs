@@ -60,7 +60,7 @@ public static class DataCheck
     {
         try
         {
-            var bytes = File.ReadAllBytes(path);
+            var bytes = DreamBooth.IO.BoundedFile.ReadAllBytes(path, DreamBooth.IO.BoundedFile.MaxImageBytes);
             var image = ImageLoader.Decode(bytes, path, out var info);
             return new Entry(path, info, SHA256.HashData(bytes), PerceptualHash.Compute(image));
         }

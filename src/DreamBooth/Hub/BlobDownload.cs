@@ -86,6 +86,13 @@ internal static class BlobDownload
                     read = await body.ReadAsync(buffer, readTimeout.Token);
                 }
                 if (read == 0) break;
+                // Never store more than the Hub announced: a body without a length could otherwise fill the disk.
+                if (expectedSize is { } announced && have + read > announced)
+                {
+                    stream.SetLength(0);
+                    throw new HubException(HubErrorKind.Integrity,
+                        $"Download of {file}: the server sent more than the announced {announced:N0} bytes; it was discarded, run the command again.");
+                }
                 try
                 {
                     await stream.WriteAsync(buffer.AsMemory(0, read), ct);

@@ -54,11 +54,22 @@ public sealed class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
+        BoundedFile.EnsureRegular(path);
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {
             var length = RandomAccess.GetLength(handle);
-            var (tensors, metadata) = ParseHeader(path, handle, length);
+            List<SafeTensorInfo> tensors;
+            Dictionary<string, string> metadata;
+            try
+            {
+                (tensors, metadata) = ParseHeader(path, handle, length);
+            }
+            catch (InvalidOperationException)
+            {
+                // An escaped lone surrogate ("\udc00") in a name is valid JSON but no string.
+                throw Bad(path, "header holds a name or value that is not valid Unicode");
+            }
             return new SafeTensorsFile(path, handle, length, tensors, metadata);
         }
         catch
@@ -78,7 +89,7 @@ public sealed class SafeTensorsFile : IDisposable
     public bool Contains(string name) => byName.ContainsKey(name);
 
     public SafeTensorInfo this[string name] =>
-        byName.TryGetValue(name, out var info) ? info : throw new DreamBoothException($"{Path}: no tensor named '{name}'.");
+        byName.TryGetValue(name, out var info) ? info : throw new DreamBoothException($"{Path}: no tensor named '{Text.Names.Short(name)}'.");
 
     /// <summary>Reads a tensor into a new CPU tensor of the stored dtype.</summary>
     public Tensor Read(string name)
@@ -102,7 +113,7 @@ public sealed class SafeTensorsFile : IDisposable
     {
         var info = this[name];
         if (!target.shape.SequenceEqual(info.Shape))
-            throw new DreamBoothException($"{Path}: '{name}' has shape [{string.Join(", ", info.Shape)}] but the model expects [{string.Join(", ", target.shape)}].");
+            throw new DreamBoothException($"{Path}: '{Text.Names.Short(name)}' has shape [{string.Join(", ", info.Shape)}] but the model expects [{string.Join(", ", target.shape)}].");
         using var noGrad = no_grad();
         if (target.device_type == DeviceType.CPU && target.dtype == info.ScalarType && target.is_contiguous())
         {
@@ -154,6 +165,8 @@ public sealed class SafeTensorsFile : IDisposable
         var header = new byte[headerLength];
         if (RandomAccess.Read(handle, header, 8) != header.Length) throw Bad(path, "truncated header");
         if (header[0] != (byte)'{') throw Bad(path, "header does not start with '{'");
+        // Names are UTF-8: anything else used to escape as an internal error when a name was read.
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw Bad(path, "header is not valid UTF-8");
 
         JsonDocument doc;
         try
@@ -176,13 +189,13 @@ public sealed class SafeTensorsFile : IDisposable
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
-                if (!seen.Add(prop.Name)) throw Bad(path, $"duplicate key '{prop.Name}'");
+                if (!seen.Add(prop.Name)) throw Bad(path, $"duplicate key '{Text.Names.Short(prop.Name)}'");
                 if (prop.Name == "__metadata__")
                 {
                     if (prop.Value.ValueKind != JsonValueKind.Object) throw Bad(path, "__metadata__ is not an object");
                     foreach (var m in prop.Value.EnumerateObject())
                     {
-                        if (m.Value.ValueKind != JsonValueKind.String) throw Bad(path, $"__metadata__ value '{m.Name}' is not a string");
+                        if (m.Value.ValueKind != JsonValueKind.String) throw Bad(path, $"__metadata__ value '{Text.Names.Short(m.Name)}' is not a string");
                         metadata[m.Name] = m.Value.GetString()!;
                     }
                     continue;
@@ -194,8 +207,8 @@ public sealed class SafeTensorsFile : IDisposable
             long expected = 0;
             foreach (var t in tensors.OrderBy(t => t.Start).ThenBy(t => t.End))
             {
-                if (t.Start - dataStart < expected) throw Bad(path, $"tensor '{t.Name}' overlaps another tensor");
-                if (t.Start - dataStart > expected) throw Bad(path, $"gap in the data buffer before tensor '{t.Name}'");
+                if (t.Start - dataStart < expected) throw Bad(path, $"tensor '{Text.Names.Short(t.Name)}' overlaps another tensor");
+                if (t.Start - dataStart > expected) throw Bad(path, $"gap in the data buffer before tensor '{Text.Names.Short(t.Name)}'");
                 expected = t.End - dataStart;
             }
             if (expected != dataLength) throw Bad(path, $"data buffer has {dataLength} bytes but the tensors cover {expected}");
@@ -207,35 +220,35 @@ public sealed class SafeTensorsFile : IDisposable
     {
         var name = prop.Name;
         var e = prop.Value;
-        if (e.ValueKind != JsonValueKind.Object) throw Bad(path, $"entry '{name}' is not an object");
-        if (!e.TryGetProperty("dtype", out var dtypeEl) || dtypeEl.ValueKind != JsonValueKind.String) throw Bad(path, $"tensor '{name}' has no dtype");
+        if (e.ValueKind != JsonValueKind.Object) throw Bad(path, $"entry '{Text.Names.Short(name)}' is not an object");
+        if (!e.TryGetProperty("dtype", out var dtypeEl) || dtypeEl.ValueKind != JsonValueKind.String) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has no dtype");
         var dtype = dtypeEl.GetString()!;
-        if (!SafeTensorsDtype.IsKnown(dtype)) throw Bad(path, $"tensor '{name}' has unknown dtype '{dtype}'");
-        if (!e.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array) throw Bad(path, $"tensor '{name}' has no shape");
-        if (shapeEl.GetArrayLength() > 16) throw Bad(path, $"tensor '{name}' has {shapeEl.GetArrayLength()} dimensions");
+        if (!SafeTensorsDtype.IsKnown(dtype)) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has unknown dtype '{dtype}'");
+        if (!e.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has no shape");
+        if (shapeEl.GetArrayLength() > 16) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has {shapeEl.GetArrayLength()} dimensions");
         var shape = new long[shapeEl.GetArrayLength()];
         long numel = 1;
         int i = 0;
         foreach (var d in shapeEl.EnumerateArray())
         {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var dim) || dim < 0) throw Bad(path, $"tensor '{name}' has an invalid dimension");
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var dim) || dim < 0) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has an invalid dimension");
             var dimValue = d.GetInt64();
             shape[i++] = dimValue;
             try { numel = checked(numel * dimValue); }
-            catch (OverflowException) { throw Bad(path, $"tensor '{name}' has an impossibly large shape"); }
+            catch (OverflowException) { throw Bad(path, $"tensor '{Text.Names.Short(name)}' has an impossibly large shape"); }
         }
         if (!e.TryGetProperty("data_offsets", out var offEl) || offEl.ValueKind != JsonValueKind.Array || offEl.GetArrayLength() != 2)
-            throw Bad(path, $"tensor '{name}' needs data_offsets [begin, end]");
+            throw Bad(path, $"tensor '{Text.Names.Short(name)}' needs data_offsets [begin, end]");
         var offs = offEl.EnumerateArray().Select(o => o.ValueKind == JsonValueKind.Number && o.TryGetInt64(out var v) ? v : -1).ToArray();
         long begin = offs[0], end = offs[1];
-        if (begin < 0 || end < 0) throw Bad(path, $"tensor '{name}' has invalid data_offsets");
-        if (begin > end) throw Bad(path, $"tensor '{name}' has data_offsets that end before they begin");
-        if (end > dataLength) throw Bad(path, $"tensor '{name}' lies beyond the end of the file (offset {end} > {dataLength})");
+        if (begin < 0 || end < 0) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has invalid data_offsets");
+        if (begin > end) throw Bad(path, $"tensor '{Text.Names.Short(name)}' has data_offsets that end before they begin");
+        if (end > dataLength) throw Bad(path, $"tensor '{Text.Names.Short(name)}' lies beyond the end of the file (offset {end} > {dataLength})");
         long bytes;
         try { bytes = checked(numel * SafeTensorsDtype.SizeOf(dtype)); }
-        catch (OverflowException) { throw Bad(path, $"tensor '{name}' has an impossibly large shape"); }
+        catch (OverflowException) { throw Bad(path, $"tensor '{Text.Names.Short(name)}' has an impossibly large shape"); }
         if (bytes != end - begin)
-            throw Bad(path, $"tensor '{name}': shape [{string.Join(", ", shape)}] × {dtype} needs {bytes} bytes but data_offsets span {end - begin}");
+            throw Bad(path, $"tensor '{Text.Names.Short(name)}': shape [{string.Join(", ", shape)}] × {dtype} needs {bytes} bytes but data_offsets span {end - begin}");
         return new SafeTensorInfo(name, dtype, shape, dataStart + begin, dataStart + end);
     }
 }

@@ -62,7 +62,7 @@ public static class ImageLoader
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = DreamBooth.IO.BoundedFile.ReadAllBytes(path, DreamBooth.IO.BoundedFile.MaxImageBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

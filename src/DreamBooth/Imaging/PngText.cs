@@ -17,7 +17,7 @@ public static class PngText
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = DreamBooth.IO.BoundedFile.ReadAllBytes(path, DreamBooth.IO.BoundedFile.MaxImageBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

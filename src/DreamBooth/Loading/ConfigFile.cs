@@ -22,7 +22,7 @@ public sealed class ConfigFile
     public static ConfigFile Load(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
-        return Parse(path, File.ReadAllText(path));
+        return Parse(path, DreamBooth.IO.BoundedFile.ReadAllText(path));
     }
 
     /// <summary>Parses <paramref name="text"/> (the content of <paramref name="path"/>, possibly pre-processed) as a JSON

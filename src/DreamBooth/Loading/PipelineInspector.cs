@@ -20,6 +20,13 @@ public static class PipelineInspector
         ("conditioner.embedders.1.", "text_encoder_2", "CLIPTextModelWithProjection"),
     ];
 
+    // A hub snapshot's files are symlinks into blobs/: the size is the target's, not the link's 79 bytes.
+    private static long FileSize(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target ? target.Length : info.Length;
+    }
+
     public static IReadOnlyList<ComponentSummary> Inspect(string model)
     {
         if (File.Exists(model)) return InspectSingleFile(model);
@@ -35,10 +42,13 @@ public static class PipelineInspector
                 "CLIPTextModel" or "CLIPTextModelWithProjection" => "model",
                 _ => null,
             };
+            // A component whose config cannot be read cannot be loaded: say so here too (inspect used to exit 0).
+            foreach (var config in new[] { "config.json", "scheduler_config.json", "tokenizer_config.json" })
+                if (File.Exists(Path.Combine(dir, config))) ConfigFile.Load(Path.Combine(dir, config));
             if (weightBase is null)
             {
                 // Tokenizers and schedulers: no tensors, only their files.
-                var bytes = Directory.EnumerateFiles(dir).Sum(f => new FileInfo(f).Length);
+                var bytes = Directory.EnumerateFiles(dir).Sum(FileSize);
                 result.Add(new ComponentSummary(name, cls, 0, [], bytes));
                 continue;
             }
@@ -47,7 +57,7 @@ public static class PipelineInspector
             var dtypes = new SortedSet<string>(StringComparer.Ordinal);
             foreach (var file in files)
             {
-                total += new FileInfo(file).Length;
+                total += FileSize(file);
                 foreach (var t in SafeTensorsFile.ReadHeader(file))
                 {
                     if (IsBuffer(t.Name)) continue;

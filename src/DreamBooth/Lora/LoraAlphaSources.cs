@@ -34,7 +34,7 @@ internal static class AlphaSources
         var configPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, "adapter_config.json");
         if (result.Count == 0 && File.Exists(configPath) && format != "diffusers-attn-processor")
         {
-            var root = Parse(File.ReadAllText(configPath), configPath);
+            var root = Parse(DreamBooth.IO.BoundedFile.ReadAllText(configPath), configPath);
             var settings = FromConfig(root, "", configPath);
             if (settings is not null)
                 foreach (var component in components) result[component] = settings;
@@ -47,7 +47,7 @@ internal static class AlphaSources
     {
         var configPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, "adapter_config.json");
         if (!File.Exists(configPath)) return null;
-        var root = Parse(File.ReadAllText(configPath), configPath);
+        var root = Parse(DreamBooth.IO.BoundedFile.ReadAllText(configPath), configPath);
         return root.TryGetProperty("auto_mapping", out var m) && m.ValueKind == JsonValueKind.Object &&
                m.TryGetProperty("base_model_class", out var c) && c.ValueKind == JsonValueKind.String
             ? c.GetString()

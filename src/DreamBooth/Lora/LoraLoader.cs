@@ -68,8 +68,8 @@ public static class LoraLoader
                 var layer = LoraInjector.Wrap(model, m.ModulePath, modules);
                 layer.AddAdapter(adapterName, new LoraAdapterSettings(m.Rank, m.Alpha, UseRsLora: m.UseRsLora, Weight: multiplier), options.Dtype);
                 using var scope = NewDisposeScope();
-                layer.LoadAdapterWeights(adapterName, file.Read(m.Entry.DownKey).reshape(layer.AShape(m.Rank)),
-                                         file.Read(m.Entry.UpKey).reshape(layer.BShape(m.Rank)));
+                layer.LoadAdapterWeights(adapterName, Finite(file.Path, m.Entry.DownKey, file.Read(m.Entry.DownKey)).reshape(layer.AShape(m.Rank)),
+                                         Finite(file.Path, m.Entry.UpKey, file.Read(m.Entry.UpKey)).reshape(layer.BShape(m.Rank)));
                 layer.A(adapterName).requires_grad = options.Trainable;
                 layer.B(adapterName).requires_grad = options.Trainable;
             }
@@ -114,6 +114,22 @@ public static class LoraLoader
                                               $"({string.Join(", ", duplicate.Select(d => d.Entry.DownKey))}).");
         }
         return result;
+    }
+
+    // NaN/Inf weights (or values so large that the adapter's product overflows) gave black images and exit 0.
+    private const double MaxLoraValue = 65504; // the largest float16: no trained adapter comes near it
+
+    private static Tensor Finite(string file, string key, Tensor t)
+    {
+        if (t.numel() == 0) return t;
+        using var scope = NewDisposeScope();
+        var values = t.to_type(ScalarType.Float32);
+        if (!isfinite(values).all().item<bool>())
+            throw new DreamBoothException($"{file}: LoRA tensor '{Text.Names.Short(key)}' contains NaN or infinite values; the file is damaged or its training diverged.");
+        var max = values.abs().max().item<float>();
+        if (max > MaxLoraValue)
+            throw new DreamBoothException($"{file}: LoRA tensor '{Text.Names.Short(key)}' holds values up to {max:g3}, far beyond any trained adapter (its output would overflow).");
+        return t;
     }
 
     // The usual cause of a key or shape that does not fit: the LoRA was trained on another model family.

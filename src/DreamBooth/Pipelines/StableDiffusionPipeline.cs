@@ -159,6 +159,27 @@ public sealed class StableDiffusionPipeline : IDisposable
         if (request.NumImages < 1) throw new DreamBoothException($"--num-images must be at least 1, not {request.NumImages}.");
         if (width <= 0 || height <= 0 || width % VaeScaleFactor != 0 || height % VaeScaleFactor != 0)
             throw new DreamBoothException($"Width and height must be positive multiples of {VaeScaleFactor} for this model, not {width}×{height}.");
+        // Refuse what cannot fit before starting: -W/-H 100000 or --num-images 100000 used to end in libtorch's
+        // out-of-memory trace, after the model had loaded and maybe after the denoising.
+        var needed = MinimumBytes(request.NumImages, width, height, request.GuidanceScale > 1.0);
+        var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes; // physical memory, or the container's limit
+        if (Device.type == DeviceType.CPU && needed > memory)
+            throw new DreamBoothException($"{request.NumImages} image(s) of {width}×{height} need at least {needed / (double)(1L << 30):0.#} GiB " +
+                $"of memory, more than the {memory / (double)(1L << 30):0.#} GiB here; make fewer or smaller images (or use --vae-slicing / --vae-tiling).");
+    }
+
+    /// <summary>A lower bound of generation's peak memory: the largest activations of the UNet's first level and of
+    /// the VAE decoder's last level (input and output of one convolution), which are alive at the same time.</summary>
+    private long MinimumBytes(long images, long width, long height, bool cfg)
+    {
+        long unetElement = Unet.ParameterDtype() == ScalarType.Float32 ? 4 : 2;
+        long latentPixels = width / VaeScaleFactor * (height / VaeScaleFactor);
+        double unet = (cfg ? 2.0 : 1.0) * images * Unet.Config.BlockOutChannels[0] * latentPixels * unetElement * 2;
+        // Tiling decodes fixed-size tiles; slicing decodes one image at a time.
+        double decodedPixels = Vae.UseTiling ? Math.Min(width * height, 4L * 512 * 512) : (double)width * height;
+        double vae = (Vae.UseSlicing ? 1.0 : images) * Vae.Config.BlockOutChannels[0] * decodedPixels * 4 * 2;
+        double output = images * 3.0 * width * height * 4;
+        return (long)Math.Min(long.MaxValue, Math.Max(unet, vae + output));
     }
 
     private static Tensor CheckLatents(Tensor latents, long[] shape)

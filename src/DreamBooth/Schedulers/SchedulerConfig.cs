@@ -76,7 +76,7 @@ public sealed partial record SchedulerConfig
     public static SchedulerConfig Load(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
-        return FromConfigFile(ConfigFile.Parse(path, QuoteNamedLiterals(File.ReadAllText(path))));
+        return FromConfigFile(ConfigFile.Parse(path, QuoteNamedLiterals(DreamBooth.IO.BoundedFile.ReadAllText(path))));
     }
 
     public static SchedulerConfig FromConfigFile(ConfigFile file)
@@ -88,7 +88,17 @@ public sealed partial record SchedulerConfig
         catch (JsonException e)
         {
             var key = e.Path is { Length: > 2 } p ? p[2..] : "?";
-            throw new DreamBoothException($"{file.Path}: '{key}' has the wrong type ({e.Message.Split('.')[0]}).");
+            // The serializer names .NET types ("could not be converted to System"): say what the key takes instead.
+            var property = typeof(SchedulerConfig).GetProperties().FirstOrDefault(q =>
+                (q.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false) is [System.Text.Json.Serialization.JsonPropertyNameAttribute a]
+                    ? a.Name : JsonNamingPolicy.SnakeCaseLower.ConvertName(q.Name)) == key);
+            var type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            var wanted = type == typeof(int) || type == typeof(long) ? "a whole number"
+                : type == typeof(double) || type == typeof(float) ? "a number"
+                : type == typeof(bool) ? "true or false"
+                : type == typeof(string) ? "text" : "another type of value";
+            var value = file.Json[key]?.ToJsonString() ?? "null";
+            throw new DreamBoothException($"{file.Path}: '{key}' must be {wanted}, not {Text.Names.Short(value)}.");
         }
     }
 

@@ -55,6 +55,8 @@ public static class TorchRuntime
     {
         EnsureLoaded();
         if (threads < 0) throw new DreamBoothException($"--threads must be 0 or more, not {threads}.");
+        if (threads > Environment.ProcessorCount)
+            throw new DreamBoothException($"--threads {threads} is more than the {Environment.ProcessorCount} CPU cores here; use at most {Environment.ProcessorCount}.");
         if (threads > 0) torch.set_num_threads(threads);
     }
 

@@ -250,7 +250,9 @@ public sealed class DreamBoothTrainer
         return new DreamBoothException(
             $"The loss became {value} at step {step}: training stopped and nothing was saved from this step. " +
             (last is null ? "No checkpoint was written yet. " : $"The last good checkpoint is {last} (resume with --resume-from-checkpoint latest). ") +
-            "Lower --learning-rate, or train in fp32.");
+            (step == 1
+                ? "No optimizer step had run yet, so the learning rate is not the cause: check the model's weights and the images (or train in fp32)."
+                : "Lower --learning-rate, or train in fp32."));
     }
 
     private static void Freeze(nn.Module module)

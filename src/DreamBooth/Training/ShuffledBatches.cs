@@ -46,6 +46,20 @@ public sealed class ShuffledBatches(int count, int batchSize, Func<int, ExampleC
         return (s.Ahead!, ahead is null);
     }
 
+    /// <summary>Why <paramref name="s"/> (read from a checkpoint) cannot belong to this loader, or null.</summary>
+    public string? Problem(LoaderState? s)
+    {
+        if (s is null || s.Order is null) return "the data loader position is missing";
+        if (s.Epoch < -1) return $"epoch {s.Epoch} is negative";
+        if (s.Epoch >= 0 && (s.Order.Length != count || s.Order.Distinct().Count() != count || s.Order.Any(i => i < 0 || i >= count)))
+            return $"the example order is not a permutation of the {count} examples";
+        if (s.AheadIndex < 0 || s.AheadIndex > batches) return $"batch index {s.AheadIndex} is out of range";
+        if (s.Ahead is { } ahead && (ahead.Examples is null || ahead.Choices is null || ahead.Examples.Length != ahead.Choices.Length
+                                     || ahead.Examples.Any(i => i < 0 || i >= count)))
+            return "the batch fetched ahead names examples out of range";
+        return null;
+    }
+
     private FetchedBatch Fetch(int[] order, int batch)
     {
         var examples = order.Skip(batch * batchSize).Take(batchSize).ToArray();

@@ -12,7 +12,7 @@ public sealed partial record TrainOptions
     public static TrainOptions LoadConfig(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: config file not found.");
-        var text = File.ReadAllText(path);
+        var text = DreamBooth.IO.BoundedFile.ReadAllText(path);
         string json;
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             json = text;
@@ -21,7 +21,7 @@ public sealed partial record TrainOptions
             try
             {
                 var yaml = new DeserializerBuilder().Build().Deserialize<object?>(text);
-                json = YamlToJson(yaml)?.ToJsonString() ?? "{}";
+                json = YamlToJson(yaml, path)?.ToJsonString() ?? "{}";
             }
             catch (YamlDotNet.Core.YamlException e)
             {
@@ -57,13 +57,32 @@ public sealed partial record TrainOptions
         }
     }
 
+    // YAML aliases make a graph: one that refers to itself recursed until the stack overflowed, and nested ones
+    // ("billion laughs") expand exponentially. A config is a flat mapping, so depth and value count are capped.
+    private const int MaxYamlDepth = 16, MaxYamlValues = 10_000;
+
+    private static JsonNode? YamlToJson(object? root, string path)
+    {
+        int values = 0;
+        JsonNode? Convert(object? value, int depth)
+        {
+            if (depth > MaxYamlDepth || ++values > MaxYamlValues)
+                throw new DreamBoothException($"{path}: the YAML expands to more than {MaxYamlDepth} levels or {MaxYamlValues:N0} values (a self-referencing or nested alias?); a config is a mapping of options to values.");
+            return value switch
+            {
+                IDictionary<object, object?> map => new JsonObject(
+                    map.Select(kv => KeyValuePair.Create(System.Convert.ToString(kv.Key, CultureInfo.InvariantCulture)!, Convert(kv.Value, depth + 1)))),
+                IList<object?> list => new JsonArray(list.Select(v => Convert(v, depth + 1)).ToArray()),
+                _ => YamlScalar(value),
+            };
+        }
+        return Convert(root, 0);
+    }
+
     // YAML scalars arrive as strings: give them JSON types the way YAML 1.2's core schema reads them.
-    private static JsonNode? YamlToJson(object? value) => value switch
+    private static JsonNode? YamlScalar(object? value) => value switch
     {
         null => null,
-        IDictionary<object, object?> map => new JsonObject(
-            map.Select(kv => KeyValuePair.Create(Convert.ToString(kv.Key, CultureInfo.InvariantCulture)!, YamlToJson(kv.Value)))),
-        IList<object?> list => new JsonArray(list.Select(YamlToJson).ToArray()),
         string s when s is "~" or "null" or "Null" or "NULL" => null,
         string s when s is "true" or "True" or "TRUE" => JsonValue.Create(true),
         string s when s is "false" or "False" or "FALSE" => JsonValue.Create(false),
@@ -71,6 +90,6 @@ public sealed partial record TrainOptions
         string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
                         && double.IsFinite(d) =>   // .NET also parses "nan"/"Infinity", which JSON cannot hold: keep them text
             JsonValue.Create(d),
-        _ => JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture)),
+        _ => JsonValue.Create(System.Convert.ToString(value, CultureInfo.InvariantCulture)),
     };
 }

@@ -196,6 +196,23 @@ public sealed partial record TrainOptions
     /// <summary>LoRA alpha: <see cref="LoraAlpha"/>, or the rank (scale 1), as diffusers' LoRA scripts.</summary>
     public double EffectiveLoraAlpha => LoraAlpha ?? Rank;
 
+    private static bool SameFolder(string a, string b)
+    {
+        static string Real(string p)
+        {
+            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
+            try
+            {
+                return Directory.Exists(full) ? Directory.ResolveLinkTarget(full, true)?.FullName ?? full : full;
+            }
+            catch (IOException)
+            {
+                return full;
+            }
+        }
+        return string.Equals(Real(a), Real(b), OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>
     /// Checks every option as its <see cref="TrainOptionAttribute"/> declares (paths, ranges, choices, what
     /// with_prior_preservation and validation_prompt need) and throws one <see cref="TrainOptionException"/> naming
@@ -205,6 +222,14 @@ public sealed partial record TrainOptions
     {
         var options = this;
         foreach (var option in TrainOption.All) options = option.Checked(options);
+        // Shared folders lose data silently: loss.png and samples would become training photos, generated class
+        // images would mix with the subject's.
+        if (SameFolder(options.OutputDir, options.InstanceDataDir!))
+            throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + ": is the instance folder ({1}); training would write its outputs among the photos. Choose another folder.", "output_dir", "instance_data_dir");
+        if (options.WithPriorPreservation && SameFolder(options.ClassDataDir!, options.InstanceDataDir!))
+            throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.ClassDataDir) + ": is the instance folder ({1}); generated class images would mix with the photos. Choose another folder.", "class_data_dir", "instance_data_dir");
+        if (options.WithPriorPreservation && SameFolder(options.OutputDir, options.ClassDataDir!))
+            throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + ": is the class-image folder ({1}); training outputs would become class images. Choose another folder.", "output_dir", "class_data_dir");
         return options;
     }
 }

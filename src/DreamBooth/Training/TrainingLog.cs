@@ -9,15 +9,31 @@ using SkiaSharp;
 /// <summary>OUTPUT/train_log.jsonl: one JSON object per optimizer step (step, loss, lr, …), flushed as written.</summary>
 public sealed class TrainingLog : IDisposable
 {
-    private readonly StreamWriter writer;
+    private readonly string path;
+    private StreamWriter writer;
+    private int lastStep;
 
     public TrainingLog(string path)
     {
-        writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new System.Text.UTF8Encoding(false));
+        this.path = path;
+        lastStep = File.Exists(path) ? Read(path).Select(e => e.Step).DefaultIfEmpty(0).Max() : 0;
+        writer = Open(path);
     }
+
+    private static StreamWriter Open(string path) =>
+        new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new System.Text.UTF8Encoding(false));
 
     public void Write(int step, double loss, double instanceLoss, double? priorLoss, double lr, double gradNorm, int epoch, double elapsedSeconds)
     {
+        // A run that restarts below the log's last step (e.g. killed before its first checkpoint, then resumed from
+        // nothing) replaces the old lines from that step on: the log never holds a step twice.
+        if (step <= lastStep)
+        {
+            writer.Dispose();
+            TruncateAfter(path, step - 1);
+            writer = Open(path);
+        }
+        lastStep = step;
         var line = new JsonObject
         {
             ["step"] = step,

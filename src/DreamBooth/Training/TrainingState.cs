@@ -59,6 +59,11 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
     public void Restore(string checkpoint)
     {
         var position = CheckpointStore.LoadState(checkpoint);
+        // A damaged state used to fail deep in the loop (negative step, example indices out of range): check it first.
+        if (position.GlobalStep < 0)
+            throw new DreamBoothException($"{checkpoint}: step {position.GlobalStep} in {CheckpointStore.StateFile} is negative; the checkpoint is damaged.");
+        if (loader.Problem(position.Loader) is { } problem)
+            throw new DreamBoothException($"{checkpoint}: {problem} in {CheckpointStore.StateFile}; the checkpoint is damaged or was made with another image folder.");
         using (var weights = SafeTensorsFile.Open(Path.Combine(checkpoint, WeightsFile)))
         {
             var names = trainable.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);

@@ -14,8 +14,8 @@ public sealed partial class LayeringTests
     private static readonly string[] Order =
     [
         "Torch",        // tensor engine: runtime, RNG, gradient checkpointing
+        "Text",         // tokenizer text, names fit for messages
         "IO",           // safetensors, atomic files
-        "Text",
         "Imaging",
         "Data",         // training-data checks
         "Loading",      // tensor sources, weight files, config files, strict loading, key-name tables

@@ -52,6 +52,8 @@ internal sealed class FakeHub : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, (long Offset, int Times)> _cuts = new();
     private readonly ConcurrentDictionary<string, bool> _corrupt = new();
+    private readonly ConcurrentDictionary<string, bool> _endless = new();
+    private long _endlessSent;
 
     public FakeHub(params FakeRepo[] repos)
     {
@@ -84,6 +86,12 @@ internal sealed class FakeHub : IDisposable
 
     /// <summary>The CDN serves this file with its first byte flipped.</summary>
     public void Corrupt(string repoPath) => _corrupt[repoPath] = true;
+
+    /// <summary>The CDN answers this file with a body without Content-Length that goes on (up to 256 MiB) until the client hangs up.</summary>
+    public void Endless(string repoPath) => _endless[repoPath] = true;
+
+    /// <summary>Bytes of endless bodies the CDN got onto the socket.</summary>
+    public long EndlessBytesSent => Interlocked.Read(ref _endlessSent);
 
     /// <summary>Requests for a repo file (resolve and CDN), by path.</summary>
     public IEnumerable<FakeRequest> RequestsFor(string repoPath) => Requests.Where(r => r.Target.EndsWith("/" + repoPath, StringComparison.Ordinal) ||
@@ -185,6 +193,17 @@ internal sealed class FakeHub : IDisposable
         var entry = repo.Files.First(f => repo.Sha256ByPath[f.Key] == sha);
         var data = entry.Value;
         if (_corrupt.ContainsKey(entry.Key)) { data = (byte[])data.Clone(); data[0] ^= 0xFF; }
+        if (_endless.ContainsKey(entry.Key))
+        {
+            await net.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"));
+            var chunk = new byte[64 << 10];
+            for (int i = 0; i < 4096; i++)
+            {
+                await net.WriteAsync(chunk); // throws once the client has gone
+                Interlocked.Add(ref _endlessSent, chunk.Length);
+            }
+            return;
+        }
 
         long start = 0;
         if (request.Header("Range") is { } range && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))

@@ -155,6 +155,25 @@ public class HubClientTests
     }
 
     [Fact]
+    public async Task DownloadFile_EndlessBodyWithoutLength_StoppedPastTheAnnouncedSize()
+    {
+        // A CDN streaming forever filled the disk although X-Linked-Size had announced the real size.
+        var repo = HubTestData.Sd15Repo();
+        const string vae = "vae/diffusion_pytorch_model.safetensors";
+        using var hub = new FakeHub(repo);
+        hub.Endless(vae);
+        using var tmp = new TempDir();
+        using var client = new HubClient(HubTestData.Options(tmp.Path, hub));
+
+        var e = await Assert.ThrowsAsync<HubException>(() => client.DownloadFileAsync(repo.Id, vae));
+
+        Assert.Equal(HubErrorKind.Integrity, e.Kind);
+        Assert.Contains($"more than the announced {repo.Files[vae].Length:N0} bytes", e.Message);
+        Assert.True(hub.EndlessBytesSent < 64L << 20, $"{hub.EndlessBytesSent:N0} bytes sent before the client stopped");
+        Assert.DoesNotContain(Directory.EnumerateFiles(tmp.Path, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length > repo.Files[vae].Length);
+    }
+
+    [Fact]
     public async Task DownloadFile_SameFileTwiceInParallel_DownloadedOnce()
     {
         var repo = HubTestData.Sd15Repo();

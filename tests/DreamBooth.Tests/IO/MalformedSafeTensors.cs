@@ -31,7 +31,12 @@ internal static class MalformedSafeTensors
         yield return ("header not json", File("not json at all!", 0), "does not start with '{'");
         yield return ("truncated json", File("{\"a\":{\"dtype\":\"F32\"", 0), "not valid JSON");
         yield return ("json array", File("[1,2,3]", 0), "does not start with '{'");
-        yield return ("invalid utf-8", File(4, "", [(byte)'{', 0xff, 0xfe, (byte)'}']), "not valid JSON");
+        yield return ("invalid utf-8", File(4, "", [(byte)'{', 0xff, 0xfe, (byte)'}']), "not valid UTF-8");
+        // A Latin-1 byte inside a name: valid JSON structure, no UTF-8 string (was an internal error).
+        byte[] latin1 = [.. Encoding.ASCII.GetBytes("{\"caf"), 0xe9, .. Encoding.ASCII.GetBytes("\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}")];
+        yield return ("latin-1 name", File((ulong)latin1.Length, "", [.. latin1, 0, 0, 0, 0]), "not valid UTF-8");
+        yield return ("lone surrogate escape", File("{\"\\udc00\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "not valid Unicode");
+        yield return ("megabyte name", File("{\"" + new string('n', 1 << 20) + "\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "(1,048,576 characters)");
         yield return ("unknown dtype", File("{\"a\":{\"dtype\":\"F128\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "unknown dtype");
         yield return ("missing dtype", File("{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "has no dtype");
         yield return ("missing shape", File("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8), "has no shape");

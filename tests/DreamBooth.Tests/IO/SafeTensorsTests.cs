@@ -27,6 +27,7 @@ public sealed class SafeTensorsTests : IDisposable
         Assert.Contains(expect, e.Message);
         Assert.StartsWith(path + ": not a valid .safetensors file", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+        Assert.True(e.Message.Length < path.Length + 400, $"{kind}: a {e.Message.Length}-character message");
         Assert.True(allocated < 16 << 20, $"{kind}: allocated {allocated} bytes");
     }
 

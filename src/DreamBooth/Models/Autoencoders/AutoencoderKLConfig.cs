@@ -83,5 +83,7 @@ public sealed record AutoencoderKLConfig
             Fail($"every entry of 'block_out_channels' must be a positive multiple of 'norm_num_groups' ({NormNumGroups}).");
         if (InChannels < 1 || OutChannels < 1 || LatentChannels < 1 || SampleSize < 1)
             Fail("channel counts and 'sample_size' must be positive.");
+        if (BlockOutChannels.Append(LatentChannels).Max() > Unets.UNet2DConditionConfig.MaxChannels)
+            Fail($"channel counts above {Unets.UNet2DConditionConfig.MaxChannels:N0} are not credible (the weights alone would not fit in memory).");
     }
 }

@@ -335,7 +335,7 @@ public sealed class CLIPTokenizer
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
         // A streaming reader: JsonSerializer's first use costs more than the parse itself.
-        var reader = new Utf8JsonReader(File.ReadAllBytes(path), new JsonReaderOptions { AllowTrailingCommas = true });
+        var reader = new Utf8JsonReader(DreamBooth.IO.BoundedFile.ReadAllBytes(path, DreamBooth.IO.BoundedFile.MaxTextBytes), new JsonReaderOptions { AllowTrailingCommas = true });
         var vocab = new Dictionary<string, int>(50000, StringComparer.Ordinal);
         try
         {
@@ -344,8 +344,8 @@ public sealed class CLIPTokenizer
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var token = reader.GetString()!;
-                if (!reader.Read() || !reader.TryGetInt32(out var id))
-                    throw new DreamBoothException($"{path}: the id of token \"{token}\" is not an integer.");
+                if (!reader.Read() || reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id))
+                    throw new DreamBoothException($"{path}: the id of token \"{Text.Names.Short(token)}\" is not an integer.");
                 vocab[token] = id;
             }
         }
@@ -360,7 +360,7 @@ public sealed class CLIPTokenizer
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: file not found.");
         // transformers: read().strip().split("\n")[1 : 49152 - 256 - 2 + 1], i.e. skip the "#version" line, keep 48894.
-        var lines = PyString.Strip(File.ReadAllText(path)).Split('\n');
+        var lines = PyString.Strip(DreamBooth.IO.BoundedFile.ReadAllText(path)).Split('\n');
         var merges = new List<(string, string)>(lines.Length);
         foreach (var line in lines.Skip(1).Take(49152 - 256 - 2))
         {

@@ -20,6 +20,9 @@ public sealed record UNet2DConditionConfig
         ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"];
     public IReadOnlyList<string> UpBlockTypes { get; init; } =
         ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"];
+    /// <summary>Largest channel count we build: 8× SDXL's widest level; a conv of this width already weighs 2.4 GB.</summary>
+    public const int MaxChannels = 10_240;
+
     public IReadOnlyList<int> BlockOutChannels { get; init; } = [320, 640, 1280, 1280];
     public IReadOnlyList<int> LayersPerBlock { get; init; } = [2, 2, 2, 2];
     public int DownsamplePadding { get; init; } = 1;
@@ -62,6 +65,9 @@ public sealed record UNet2DConditionConfig
             throw new DreamBoothException($"{c.Path}: 'up_block_types' has {up.Length} entries but 'down_block_types' has {n}.");
         if (channels.Length != n)
             throw new DreamBoothException($"{c.Path}: 'block_out_channels' has {channels.Length} entries but 'down_block_types' has {n}.");
+        // Channel counts size the weights: a negative one failed inside libtorch, a huge one asked for terabytes.
+        if (channels.Where(ch => ch is < 1 or > MaxChannels).Select(ch => (int?)ch).FirstOrDefault() is int bad)
+            throw new DreamBoothException($"{c.Path}: 'block_out_channels' entry {bad} is out of range (1 to {MaxChannels:N0}; SDXL's largest is 1,280).");
         foreach (var (key, types, known) in new[] { ("down_block_types", down, DownTypes), ("up_block_types", up, UpTypes) })
             foreach (var t in types)
                 if (!known.Contains(t))
