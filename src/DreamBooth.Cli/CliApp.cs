@@ -76,6 +76,9 @@ public static class CliApp
             .WithDescription("DreamBooth training (LoRA or full fine-tuning) with prior preservation, checkpoints and exact resume.")
             .WithExample("train", "--instance-data-dir", "photos/dog", "--instance-prompt", "\"a photo of sks dog\"", "--max-train-steps", "50")
             .WithExample("train", "--config", "train.yaml", "--resume-from-checkpoint", "latest");
+        config.AddCommand<EvaluateCommand>("evaluate")
+            .WithDescription("Score a model on the DreamBooth paper's metrics (DINO, CLIP-I, CLIP-T, PRES, DIV) over prompts × fixed seeds, with grids and a report.")
+            .WithExample("evaluate", "--lora", "out/pytorch_lora_weights.safetensors", "--subject-dir", "photos/dog", "--class-noun", "dog", "--output", "eval/dog");
         config.AddCommand<CheckDataCommand>("check-data")
             .WithDescription("Check a folder of training photos: count, duplicates, sizes, aspect ratios, EXIF rotation, unreadable files.")
             .WithExample("check-data", "photos/dog");

@@ -25,6 +25,7 @@ public sealed partial class LayeringTests
         "Lora",
         "Loaders",      // single-file / LDM checkpoints (diffusers' loaders/)
         "Pipelines",
+        "Evaluation",   // the DreamBooth paper's metrics: CLIP / DINO features of generated images
         "Training",
         "ToyWorld",     // the toy world and its base model's pretraining (uses Training)
         "Benchmarks",   // dreambooth bench: speed and memory against the machine's own limits

@@ -17,6 +17,7 @@ public sealed class HelpSnapshotTests
     [InlineData("inspect")]
     [InlineData("env")]
     [InlineData("check-data")]
+    [InlineData("evaluate")]
     public void Help_MatchesSnapshot(string command)
     {
         var (code, output) = command == "dreambooth" ? CliRunner.Run("--help") : CliRunner.Run(command, "--help");

@@ -25,6 +25,16 @@ public class PilResizeTests
     }
 
     [Fact]
+    public void Bicubic_Upscale2To4_HandWorkedValuesClampedAtZero()
+    {
+        // Keys cubic, a = -0.5, support 2. Centre 0.25: inputs 0, 1 with k(0.25) = 0.8671875, k(1.25) = -0.0703125,
+        // normalised 1.0882, -0.0882 → 100 · -0.0882 = -8.8, clamped to 0. Centre 0.75: k(0.25), k(0.75) = 0.2265625
+        // → 100 · 0.2266 / 1.0938 = 20.7 → 21; mirrored: 79 and 108.8 → 109 (the overshoot that bilinear never has).
+        var result = PilResize.Resize([0, 100], 2, 1, 1, 4, 1, PilFilter.Bicubic);
+        Assert.Equal(new byte[] { 0, 21, 79, 109 }, result);
+    }
+
+    [Fact]
     public void Bilinear_SameSize_IdentityCopy()
     {
         var image = TestImages.Pattern(13, 7);
