@@ -123,19 +123,7 @@ public sealed record ToyModelConfig
     };
 
     /// <summary>model_index.json of a StableDiffusionPipeline without safety checker.</summary>
-    public static JsonObject ModelIndexJson() => new()
-    {
-        ["_class_name"] = "StableDiffusionPipeline",
-        ["_diffusers_version"] = "0.27.2",
-        ["feature_extractor"] = new JsonArray(null, null),
-        ["requires_safety_checker"] = false,
-        ["safety_checker"] = new JsonArray(null, null),
-        ["scheduler"] = new JsonArray("diffusers", "PNDMScheduler"),
-        ["text_encoder"] = new JsonArray("transformers", "CLIPTextModel"),
-        ["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer"),
-        ["unet"] = new JsonArray("diffusers", "UNet2DConditionModel"),
-        ["vae"] = new JsonArray("diffusers", "AutoencoderKL"),
-    };
+    public static JsonObject ModelIndexJson() => DreamBooth.Training.PipelineWriter.DefaultIndex();
 
     private static JsonArray Ints(IEnumerable<int> values) => new([.. values.Select(v => (JsonNode?)v)]);
 

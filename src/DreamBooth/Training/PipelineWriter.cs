@@ -47,7 +47,8 @@ public static class PipelineWriter
         foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
     }
 
-    private static JsonObject DefaultIndex() => new()
+    /// <summary>model_index.json of a StableDiffusionPipeline without safety checker (diffusers 0.27's layout).</summary>
+    public static JsonObject DefaultIndex() => new()
     {
         ["_class_name"] = "StableDiffusionPipeline",
         ["_diffusers_version"] = "0.27.2",
