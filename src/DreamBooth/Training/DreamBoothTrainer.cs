@@ -51,6 +51,7 @@ public sealed class DreamBoothTrainer
         Phase("loading model");
         using var pipe = PipelineLoader.Load(modelPath, new PipelineLoadOptions { Device = device, Variant = o.Variant });
         int resolution = o.Resolution ?? pipe.DefaultSize;
+        CheckFits(pipe, resolution, frozenDtype);
 
         // 2. Prior preservation: the model draws its own class images when the folder has too few.
         if (o.WithPriorPreservation)
@@ -158,6 +159,21 @@ public sealed class DreamBoothTrainer
         foreach (var dtype in new[] { ScalarType.Float32, frozenDtype }.Distinct())
             if (KernelCheck.EnsureCorrect(device, dtype).WorkaroundApplied)
                 warn($"oneDNN computed wrong {TorchRuntime.DtypeName(dtype)} gradients on this CPU ({CpuInfo.Isa}); it is switched off for this run.");
+    }
+
+    // Refuses a resolution that cannot fit before class images or steps start (it used to end in libtorch's
+    // out-of-memory trace). A lower bound: three activations of the VAE encoder's first level alive at once (a resnet's
+    // input, its norm, its activation), for every image the VAE encodes per step.
+    private void CheckFits(StableDiffusionPipeline pipe, int resolution, ScalarType frozenDtype)
+    {
+        if (device.type != DeviceType.CPU) return;
+        int images = options.CacheLatents ? 1 : options.TrainBatchSize * (options.WithPriorPreservation ? 2 : 1);
+        double element = frozenDtype == ScalarType.Float32 ? 4 : 2;
+        double needed = 3.0 * images * pipe.Vae.Config.BlockOutChannels[0] * resolution * (double)resolution * element;
+        var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;                 // physical memory, or the container's limit
+        if (needed > memory)
+            throw new DreamBoothException($"Training at {resolution}×{resolution} with {images} image(s) per step needs at least " +
+                $"{needed / (1L << 30):0.#} GiB of memory, more than the {memory / (double)(1L << 30):0.#} GiB here; lower --resolution or --train-batch-size.");
     }
 
     // Freezes what does not train (in the mixed-precision dtype), adds LoRA adapters (UNet first, then the text

@@ -187,6 +187,16 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void Train_ResolutionThatCannotFit_RefusedWithTheEstimateBeforeAnyStep()
+    {
+        var o = Options("huge", 2) with { Resolution = 65536 };
+        var e = Assert.Throws<DreamBoothException>(() => Trainer(o).Run());
+        output.WriteLine(e.Message);
+        Assert.Matches(@"Training at 65536×65536 with 4 image\(s\) per step needs at least [\d.]+ GiB", e.Message);
+        Assert.False(File.Exists(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)));
+    }
+
+    [Fact]
     public void Train_NaNLoss_StopsWithClearMessageAndKeepsLastCheckpoint()
     {
         // An absurd learning rate blows the weights up within a few steps.
