@@ -51,11 +51,12 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
                 });
                 result = ToyDemo.Run(options, progress, cancellationToken);
             });
-        var table = new Table().AddColumn("run");
-        foreach (var (key, _) in ToyDemo.MetricMeanings) table.AddColumn(key, c => c.RightAligned());
-        foreach (var r in result!.Runs)
-            table.AddRow([r.Name, .. new[] { r.SubjectFidelity, r.PromptFidelity, r.ClassSubjectLeak, r.ClassPriorDrift, r.Diversity }
-                                     .Select(v => v.ToString("0.000", CultureInfo.InvariantCulture))]);
+        // Metrics as rows, runs as columns: five long metric names would not fit across a narrow terminal.
+        var table = new Table().AddColumn("metric");
+        foreach (var r in result!.Runs) table.AddColumn(r.Name, c => c.RightAligned());
+        var values = result.Runs.Select(r => new[] { r.SubjectFidelity, r.PromptFidelity, r.ClassSubjectLeak, r.ClassPriorDrift, r.Diversity }).ToList();
+        for (int i = 0; i < ToyDemo.MetricMeanings.Count; i++)
+            table.AddRow([ToyDemo.MetricMeanings[i].Key, .. values.Select(v => v[i].ToString("0.0000", CultureInfo.InvariantCulture))]);
         console.Write(table);
         console.MarkupLine($"Classifier accuracy on held-out renders: {result.ClassifierAccuracy.ToString("0.000", CultureInfo.InvariantCulture)}");
         console.MarkupLine($"[green]Done[/]: {Markup.Escape(result.MetricsPath)} and {Markup.Escape(result.ReportPath)}");

@@ -43,7 +43,7 @@ public sealed record ToyDemoOptions
     /// <summary>The same demo in a fraction of the time: fewer steps and images everywhere.</summary>
     public ToyDemoOptions Quick() => this with
     {
-        TrainSteps = 60, NumClassImages = 6, ClassInferenceSteps = 10, ImagesPerPrompt = 2, InferenceSteps = 10, ClassifierSteps = 300,
+        TrainSteps = 60, NumClassImages = 6, ClassInferenceSteps = 10, ImagesPerPrompt = 2, InferenceSteps = 10, ClassifierSteps = 500,
     };
 
     /// <summary>Throws <see cref="DreamBoothException"/> for values the demo cannot run with.</summary>
