@@ -1,7 +1,10 @@
 namespace DreamBooth.Tests.Cli;
 
 using DreamBooth.Tests.ToyWorld;
+using DreamBooth.Tests.Training;
 
+// Training seeds and draws from torch's process-wide generator: run alone, as the trainer's own tests do.
+[Collection(TrainingRuns.Name)]
 public sealed class DemoCommandTests(TinyToyBaseFixture tinyBase) : IClassFixture<TinyToyBaseFixture>, IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("demo-cli").FullName;

@@ -2,8 +2,11 @@ namespace DreamBooth.Tests.ToyWorld;
 
 using System.Text.Json.Nodes;
 using DreamBooth.ToyWorld;
+using DreamBooth.Tests.Training;
 
 /// <summary>The demo at tiny size: every output written, metrics in range, and the same seed gives the same metrics.json.</summary>
+// Training seeds and draws from torch's process-wide generator: run alone, as the trainer's own tests do.
+[Collection(TrainingRuns.Name)]
 public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<TinyToyBaseFixture>, IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("toy-demo").FullName;
