@@ -56,11 +56,13 @@ internal static class ToyDemoReport
         html.AppendLine("<!DOCTYPE html>");
         html.AppendLine("<html><head><meta charset=\"utf-8\"><title>DreamBooth toy world demo</title>");
         html.AppendLine("<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:center}" +
-                        "table{border-collapse:collapse}img.grid{image-rendering:pixelated;width:256px}</style></head><body>");
+                        "table{border-collapse:collapse}img.grid{image-rendering:pixelated;width:256px}img.instance{image-rendering:pixelated;width:96px}</style></head><body>");
         html.AppendLine("<h1>DreamBooth in the toy world</h1>");
         html.AppendLine($"<p>Subject: the magenta and black checkered box (\"sks box\"). Seed {o.Seed}, {o.TrainSteps} LoRA steps at learning rate " +
                         $"{o.LearningRate.ToString(CultureInfo.InvariantCulture)}, {o.ImagesPerPrompt} images per prompt. " +
                         $"Classifier accuracy on held-out renders: {F(classifierAccuracy)}.</p>");
+        html.AppendLine("<h2>Instance images</h2><p>" + string.Concat(Enumerable.Range(0, o.InstanceImages)
+            .Select(i => $"<img class=\"instance\" src=\"instance/{i:00}.png\" alt=\"instance image {i}\"> ")) + "</p>");
         html.AppendLine("<h2>Metrics</h2><table><tr><th>run</th>" + string.Concat(Metrics.Select(m => $"<th>{m.Key}</th>")) + "</tr>");
         foreach (var r in runs)
             html.AppendLine($"<tr><td>{E(r.Name)}</td>" + string.Concat(Values(r).Select(v => $"<td>{F(v)}</td>")) + "</tr>");

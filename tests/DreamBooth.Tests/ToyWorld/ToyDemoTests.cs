@@ -53,7 +53,8 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
             Assert.True(File.Exists(Path.Combine(a.OutputDir, "runs", name, "loss.png")));
             Assert.Contains($"runs/{name}/loss.png", html);
         }
-        foreach (var (key, meaning) in ToyDemo.MetricMeanings) Assert.Contains(key, html);
+        Assert.Contains("instance/02.png", html);
+        foreach (var (key, _) in ToyDemo.MetricMeanings) Assert.Contains(key, html);
     }
 
     [Fact]
