@@ -1,9 +1,12 @@
 namespace DreamBooth.Tests.ToyWorld;
 
+using DreamBooth.Tests.Training;
 using DreamBooth.ToyWorld;
 using Xunit.Abstractions;
 
 /// <summary>The subject/shape classifier: accurate on held-out renders, deterministic for a seed, quick to train.</summary>
+// The classifier's layers are built with torch's process-wide generator; once, a parallel run failed in it: run alone.
+[Collection(nameof(ProcessWideState))]
 public sealed class ToyClassifierTests(ITestOutputHelper output)
 {
     /// <summary>One classifier for the whole class: training it is the slow part.</summary>

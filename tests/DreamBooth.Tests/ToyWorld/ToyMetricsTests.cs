@@ -1,12 +1,15 @@
 namespace DreamBooth.Tests.ToyWorld;
 
 using DreamBooth.Imaging;
+using DreamBooth.Tests.Training;
 using DreamBooth.ToyWorld;
 
 /// <summary>
 /// The metrics on ground-truth renders: images of the subject stand for a model that learned it, plain boxes at the
 /// same places for one that did not. No diffusion model is needed to see that the metrics tell them apart.
 /// </summary>
+// The classifier's layers are built with torch's process-wide generator; once, a parallel run failed in it: run alone.
+[Collection(nameof(ProcessWideState))]
 public sealed class ToyMetricsTests
 {
     private static readonly ToySubject Subject = new();
