@@ -89,6 +89,10 @@ public static class CliApp
                 .WithDescription("Pretrain the toy base model from scratch (VAE, then UNet + text encoder) and save it as a diffusers folder.")
                 .WithExample("toyworld", "pretrain", "--output", "toyworld-base", "--steps", "6000");
         });
+        config.AddCommand<DemoCommand>("demo")
+            .WithDescription("DreamBooth LoRA on the toy world's subject, without and with prior preservation: grids, metrics.json and report.html.")
+            .WithExample("demo", "--quick")
+            .WithExample("demo", "--base", "models/toyworld-base", "--output", "demo", "--seed", "1");
         config.AddCommand<BenchCommand>("bench")
             .WithDescription("Measure speed and memory of the main jobs (tiny model and SD 1.5's shape) against this machine's own limits.")
             .WithExample("bench", "--quick")
@@ -111,6 +115,7 @@ public static class CliApp
         ["train"] = TrainSettings.Type,
         ["check-data"] = typeof(CheckDataCommand.Settings),
         ["toyworld"] = typeof(ToyWorldPretrainCommand.Settings),
+        ["demo"] = typeof(DemoCommand.Settings),
         ["bench"] = typeof(BenchCommand.Settings),
         ["env"] = typeof(CommonSettings),
     };

@@ -18,6 +18,7 @@ public sealed class HelpSnapshotTests
     [InlineData("env")]
     [InlineData("check-data")]
     [InlineData("evaluate")]
+    [InlineData("demo")]
     public void Help_MatchesSnapshot(string command)
     {
         var (code, output) = command == "dreambooth" ? CliRunner.Run("--help") : CliRunner.Run(command, "--help");

@@ -1,0 +1,149 @@
+namespace DreamBooth.ToyWorld;
+
+using DreamBooth.Imaging;
+using DreamBooth.Lora;
+using DreamBooth.Pipelines;
+using DreamBooth.Training;
+
+/// <summary>
+/// DreamBooth end to end in the toy world: instance images of the subject, LoRA without and with prior preservation,
+/// fixed-seed grids of held-out contexts and of the class, and metrics that read the world's known factors.
+/// Same options → byte-identical metrics.json.
+/// </summary>
+public static class ToyDemo
+{
+    /// <summary>The run names, in the order of metrics.json and the report.</summary>
+    public static IReadOnlyList<string> RunNames { get; } = ["base", "lora", "lora-prior"];
+
+    /// <summary>The keys of the five metrics in metrics.json, each with one sentence saying what it means.</summary>
+    public static IReadOnlyList<(string Key, string Meaning)> MetricMeanings => ToyDemoReport.Metrics;
+
+    /// <summary>models/toyworld-base under the repository root (the folder holding DreamBooth.slnx), or under the current folder.</summary>
+    public static string DefaultBase => Path.Combine(FindRepoRoot() ?? ".", "models", "toyworld-base");
+
+    /// <summary>Runs the demo and writes metrics.json and report.html into <see cref="ToyDemoOptions.OutputDir"/>.</summary>
+    public static ToyDemoResult Run(ToyDemoOptions options, IProgress<ToyDemoProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var o = options.Validated();
+        var output = Path.GetFullPath(o.OutputDir);
+        Directory.CreateDirectory(output);
+        var subject = new ToySubject();
+
+        // 1. The judge: a classifier of the world's shapes and the subject.
+        using var classifier = ToyClassifier.Train(new ToyClassifierOptions { Seed = o.Seed, Steps = o.ClassifierSteps, ImageSize = o.ImageSize },
+            new Sync<(int Step, int Steps, double Loss)>(p => progress?.Report(new ToyDemoProgress("classifier", $"classifier loss {p.Loss:0.000}", p.Step, p.Steps))), cancel);
+        progress?.Report(new ToyDemoProgress("classifier", $"classifier accuracy {classifier.Accuracy:P1}", o.ClassifierSteps, o.ClassifierSteps));
+
+        // 2. Instance images; the backgrounds they do not show are the held-out contexts.
+        var instanceDir = FreshFolder(Path.Combine(output, "instance"));
+        var instances = subject.InstanceImages(o.InstanceImages, o.Seed, o.ImageSize);
+        for (int i = 0; i < instances.Count; i++) PngWriter.Write(Path.Combine(instanceDir, $"{i:00}.png"), instances[i].Image);
+        var used = instances.Select(s => s.Scene.Background).ToHashSet();
+        var heldOut = ToyPalette.BackgroundColors.Where(b => !used.Contains(b)).ToList();
+        if (heldOut.Count == 0) heldOut = [.. ToyPalette.BackgroundColors];
+        List<ToyDemoPrompt> prompts =
+        [
+            .. heldOut.Select(b => new ToyDemoPrompt(subject.Scene(b, 0.5, 0.5, 0.5).SubjectCaption(subject.Identifier), ToyPromptKind.Identifier, b)),
+            new(subject.ClassPrompt, ToyPromptKind.Class, null),
+            new($"a photo of a ball on a {heldOut[0].Name} background", ToyPromptKind.Unrelated, heldOut[0]),
+        ];
+
+        // 3. Two LoRA runs from the same base.
+        var classDir = FreshFolder(Path.Combine(output, "class-images"));
+        var weights = new Dictionary<string, string?> { ["base"] = null };
+        foreach (var (name, prior) in new[] { ("lora", false), ("lora-prior", true) })
+        {
+            var runDir = FreshFolder(Path.Combine(output, "runs", name));
+            var train = new TrainOptions
+            {
+                Method = TrainMethod.Lora, InstanceDataDir = instanceDir, InstancePrompt = subject.InstancePrompt,
+                WithPriorPreservation = prior, ClassDataDir = prior ? classDir : null, ClassPrompt = prior ? subject.ClassPrompt : null,
+                NumClassImages = o.NumClassImages, ClassInferenceSteps = o.ClassInferenceSteps, SampleBatchSize = 4, Resolution = o.ImageSize,
+                TrainBatchSize = 1, GradientAccumulationSteps = 1, LearningRate = o.LearningRate, MaxTrainSteps = o.TrainSteps,
+                CheckpointingSteps = o.TrainSteps + 1, Seed = (ulong)o.Seed, OutputDir = runDir, SortFiles = true,
+            };
+            var trainProgress = new Sync<TrainProgress>(p => progress?.Report(new ToyDemoProgress(name,
+                p.Phase ?? $"{name} step {p.Step}/{p.MaxSteps} loss {p.Loss:0.0000}", p.Step, p.MaxSteps)));
+            var result = new DreamBoothTrainer(train, o.BaseModel, warn: w => progress?.Report(new ToyDemoProgress(name, w, 0, o.TrainSteps)))
+                .Run(trainProgress, cancel);
+            weights[name] = result.WeightsFile;
+        }
+
+        // 4. Grids and metrics for each model, at the same seeds.
+        var images = new Dictionary<string, IReadOnlyList<IReadOnlyList<RgbImage>>>();
+        foreach (var name in RunNames)
+        {
+            cancel.ThrowIfCancellationRequested();
+            images[name] = Sample(o, weights[name], prompts, (k, n) => progress?.Report(new ToyDemoProgress("sample", $"{name}: prompt {k}/{n}", k, n)), cancel);
+            var gridDir = Directory.CreateDirectory(Path.Combine(output, "grids", name)).FullName;
+            for (int k = 0; k < prompts.Count; k++) PngWriter.Write(Path.Combine(gridDir, $"{k:00}.png"), ImageGrid.Make(images[name][k]));
+        }
+        var metrics = RunNames.Select(name => Measure(name, classifier, prompts, images[name], images["base"])).ToList();
+
+        // 5. metrics.json and report.html.
+        var metricsPath = Path.Combine(output, "metrics.json");
+        File.WriteAllText(metricsPath, ToyDemoReport.Json(o, heldOut, prompts, metrics, classifier.Accuracy));
+        var reportPath = Path.Combine(output, "report.html");
+        File.WriteAllText(reportPath, ToyDemoReport.Html(o, prompts, metrics, classifier.Accuracy));
+        progress?.Report(new ToyDemoProgress("done", $"wrote {metricsPath} and {reportPath}", 1, 1));
+        return new ToyDemoResult(output, metricsPath, reportPath, metrics, classifier.Accuracy);
+    }
+
+    private static IReadOnlyList<IReadOnlyList<RgbImage>> Sample(ToyDemoOptions o, string? lora, IReadOnlyList<ToyDemoPrompt> prompts,
+                                                                 Action<int, int> report, CancellationToken cancel)
+    {
+        using var pipe = PipelineLoader.Load(o.BaseModel);
+        if (lora is not null) LoraLoader.Apply(new LoraTargets(pipe.Unet, pipe.TextEncoder, pipe.TextEncoder2), lora);
+        var result = new List<IReadOnlyList<RgbImage>>();
+        for (int k = 0; k < prompts.Count; k++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            // One seed for every prompt and model: grids of different models differ only by the model.
+            using var generated = pipe.Generate(new GenerationRequest
+            {
+                Prompt = prompts[k].Text, Seed = (ulong)o.Seed, Steps = o.InferenceSteps, NumImages = o.ImagesPerPrompt,
+                Width = o.ImageSize, Height = o.ImageSize, GuidanceScale = o.GuidanceScale,
+            });
+            result.Add(GeneratedImageWriter.ToImages(generated));
+            report(k + 1, prompts.Count);
+        }
+        return result;
+    }
+
+    private static ToyRunMetrics Measure(string name, ToyClassifier classifier, IReadOnlyList<ToyDemoPrompt> prompts,
+                                         IReadOnlyList<IReadOnlyList<RgbImage>> images, IReadOnlyList<IReadOnlyList<RgbImage>> baseImages)
+    {
+        List<RgbImage> Of(ToyPromptKind kind, IReadOnlyList<IReadOnlyList<RgbImage>> from) =>
+            [.. prompts.Select((p, k) => (p, k)).Where(x => x.p.Kind == kind).SelectMany(x => from[x.k])];
+        var withContext = prompts.Select((p, k) => (p, k)).Where(x => x.p.Background is not null)
+                                 .SelectMany(x => images[x.k].Select(i => (i, x.p.Background!))).ToList();
+        return new ToyRunMetrics(
+            name,
+            ToyMetrics.SubjectFidelity(classifier, Of(ToyPromptKind.Identifier, images)),
+            ToyMetrics.PromptFidelity(withContext),
+            ToyMetrics.ClassSubjectLeak(classifier, Of(ToyPromptKind.Class, images)),
+            ToyMetrics.ClassPriorDrift(Of(ToyPromptKind.Class, images), Of(ToyPromptKind.Class, baseImages)),
+            ToyMetrics.Diversity(images));
+    }
+
+    // A rerun into the same folder starts from nothing, so its outputs depend only on the options.
+    private static string FreshFolder(string path)
+    {
+        if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        return Directory.CreateDirectory(path).FullName;
+    }
+
+    private static string? FindRepoRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "DreamBooth.slnx"))) return dir.FullName;
+        return null;
+    }
+
+    // Reports go straight to the caller, in order (System.Progress would post them to the thread pool).
+    private sealed class Sync<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
