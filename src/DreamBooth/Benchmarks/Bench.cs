@@ -182,16 +182,11 @@ public static class Bench
                                Math.Round(items / (median / 1000), 3), flops > 0 ? flops : null, times.Count);
     }
 
-    // Every parameter and buffer drawn from N(0, 0.02²) (norm weights at 1): random, finite, and fast to make.
+    // Random but well-scaled weights (norms as identity, the default fan-in init elsewhere), from a fixed seed.
     private static void RandomWeights(nn.Module module)
     {
-        using var noGrad = no_grad();
-        foreach (var (name, p) in module.named_parameters())
-        {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal) || name.Contains("norm", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal) && p.dim() == 1)
-                p.fill_(1);
-            else p.normal_(0, 0.02);
-        }
+        using var generator = new Generator(0);
+        FreshInit.Apply(module, generator);
     }
 
     // Linux: writing 5 to /proc/self/clear_refs resets the peak resident set (VmHWM) to the current one.

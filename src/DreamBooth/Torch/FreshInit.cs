@@ -1,4 +1,4 @@
-namespace DreamBooth.ToyWorld;
+namespace DreamBooth.Torch;
 
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,7 +7,8 @@ using static TorchSharp.torch;
 /// Deterministic initialisation of a model trained from scratch, from one generator (not torch's global one):
 /// norms start as identity (weight 1, bias 0), embeddings as N(0, 0.02²) like transformers' CLIP, and every other
 /// weight and bias as U(−1/√fan_in, 1/√fan_in), which is what torch's default Linear/Conv2d init amounts to.
-/// Needed because the text encoder is built with uninitialised tensors (it normally loads weights).
+/// Needed because the text encoder is built with uninitialised tensors (it normally loads weights). Used for the toy
+/// world's pretraining and for dreambooth bench's random-weight models.
 /// </summary>
 public static class FreshInit
 {
