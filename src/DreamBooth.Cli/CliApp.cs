@@ -88,6 +88,9 @@ public static class CliApp
             toy.AddCommand<ToyWorldPretrainCommand>("pretrain")
                 .WithDescription("Pretrain the toy base model from scratch (VAE, then UNet + text encoder) and save it as a diffusers folder.")
                 .WithExample("toyworld", "pretrain", "--output", "toyworld-base", "--steps", "6000");
+            toy.AddCommand<ToyWorldEvaluateCommand>("evaluate")
+                .WithDescription("Measure how often a toy base model draws the shape, object colour and background its prompt names.")
+                .WithExample("toyworld", "evaluate", "--base", "models/toyworld-base", "--output", "rates");
         });
         config.AddCommand<DemoCommand>("demo")
             .WithDescription("DreamBooth LoRA on the toy world's subject, without and with prior preservation: grids, metrics.json and report.html.")

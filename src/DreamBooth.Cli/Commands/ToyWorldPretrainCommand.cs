@@ -26,6 +26,12 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
         public double? LearningRate { get; init; }
         [CommandOption("--image-size <PIXELS>")][Description("32 (default) or 64.")]
         public int? ImageSize { get; init; }
+        [CommandOption("--snr-gamma <GAMMA>")][Description("Min-SNR loss weighting (default 5; 0 for the plain mean).")]
+        public double? SnrGamma { get; init; }
+        [CommandOption("--checkpoint-every <N>")][Description("Save the model folder every N text-to-image steps (default 500; 0: only at the end).")]
+        public int? CheckpointEvery { get; init; }
+        [CommandOption("--continue-from <DIR>")][Description("Continue from a saved toy model: skip the autoencoder phase, train --steps more text-to-image steps.")]
+        public string? ContinueFrom { get; init; }
         [CommandOption("--tiny")][Description("A narrower model for smoke tests.")]
         public bool Tiny { get; init; }
         [CommandOption("--threads <N>")][Description("CPU threads for tensor math (default: libtorch's choice).")]
@@ -45,6 +51,9 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
             Seed = s.Seed,
             BatchSize = s.BatchSize ?? defaults.BatchSize,
             LearningRate = s.LearningRate ?? defaults.LearningRate,
+            SnrGamma = s.SnrGamma is 0 ? null : s.SnrGamma ?? defaults.SnrGamma,
+            CheckpointEvery = s.CheckpointEvery ?? defaults.CheckpointEvery,
+            ContinueFrom = s.ContinueFrom,
             Model = model with { ImageSize = s.ImageSize ?? model.ImageSize },
         }).Validated();
         TorchRuntime.SetThreads(s.Threads);
@@ -54,12 +63,13 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var vae = ctx.AddTask("autoencoder", maxValue: options.VaeSteps);
+                var vae = ctx.AddTask("autoencoder", autoStart: options.ContinueFrom is null, maxValue: options.VaeSteps);
                 var unet = ctx.AddTask("text-to-image", autoStart: false, maxValue: options.Steps);
                 var progress = new SyncProgress<ToyPretrainProgress>(p =>
                 {
                     var task = p.Phase == "vae" ? vae : unet;
                     if (p.Phase == "unet" && !unet.IsStarted) unet.StartTask();
+                    if (p.Phase.StartsWith("saving", StringComparison.Ordinal)) return;
                     task.Description = p.Phase is "vae" or "unet"
                         ? $"{(p.Phase == "vae" ? "autoencoder" : "text-to-image")} step {p.Step}/{p.Steps} loss {p.Loss:0.0000} {p.StepsPerSecond:0.00} it/s"
                         : Markup.Escape(p.Phase);

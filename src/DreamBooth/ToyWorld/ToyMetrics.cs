@@ -77,6 +77,26 @@ public static class ToyMetrics
         return AllColors.MinBy(c => c.DistanceTo(r, g, b))!;
     }
 
+    /// <summary>
+    /// The object colour (of <see cref="ToyPalette.ObjectColors"/>) that most pixels away from the background are
+    /// nearest to; null when no pixel stands out from the border colour. Pixels within 60 RGB units of the border
+    /// colour count as background, which also skips most antialiased edge pixels.
+    /// </summary>
+    public static ToyColor? ObjectColor(RgbImage image)
+    {
+        var background = BorderColor(image);
+        var votes = new Dictionary<ToyColor, int>();
+        for (int y = 0; y < image.Height; y++)
+            for (int x = 0; x < image.Width; x++)
+            {
+                var (r, g, b) = image.GetPixel(x, y);
+                if (background.DistanceTo(r, g, b) < 60) continue;
+                var nearest = ToyPalette.ObjectColors.MinBy(c => c.DistanceTo(r, g, b))!;
+                votes[nearest] = votes.GetValueOrDefault(nearest) + 1;
+            }
+        return votes.Count == 0 ? null : votes.MaxBy(v => v.Value).Key;
+    }
+
     /// <summary>Mean squared difference of two same-sized images, values scaled to [0, 1].</summary>
     public static double Distance(RgbImage a, RgbImage b)
     {

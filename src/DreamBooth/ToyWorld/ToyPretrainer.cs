@@ -37,32 +37,46 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
         using var vae = new AutoencoderKL(AutoencoderKLConfig.From(Parse("vae", m.VaeJson(1.0))));
         using var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromConfig(Parse("unet", m.UnetJson())));
         using var textEncoder = new CLIPTextModel(CLIPTextConfig.From(Parse("text_encoder", m.TextEncoderJson())));
-        FreshInit.Apply(vae, generator);
-        FreshInit.Apply(unet, generator);
-        FreshInit.Apply(textEncoder, generator);
         var tokenizer = CLIPTokenizer.FromFolder(ToyModelWriter.TokenizerFolder());
         var batches = new ToyBatches(new ToySceneSampler(o.Seed), m.ImageSize);
 
-        double vaeLoss;
-        using (var vaeLog = new TrainingLog(FreshFile(o.OutputDir, VaeLogFile)))
-            vaeLoss = ToyAutoencoderTraining.Train(vae, batches, o, generator, vaeLog, progress, cancel);
+        double vaeLoss, scaling;
+        if (o.ContinueFrom is { } from)
+        {
+            // The folder's weights replace a fresh initialisation; the generator still starts from the seed.
+            scaling = LoadSaved(from, m, vae, unet, textEncoder);
+            vaeLoss = double.NaN;
+        }
+        else
+        {
+            FreshInit.Apply(vae, generator);
+            FreshInit.Apply(unet, generator);
+            FreshInit.Apply(textEncoder, generator);
+            using (var vaeLog = new TrainingLog(FreshFile(o.OutputDir, VaeLogFile)))
+                vaeLoss = ToyAutoencoderTraining.Train(vae, batches, o, generator, vaeLog, progress, cancel);
+            scaling = ToyAutoencoderTraining.MeasureScalingFactor(vae, batches, generator);
+        }
         foreach (var p in vae.parameters()) p.requires_grad = false;
-        var scaling = ToyAutoencoderTraining.MeasureScalingFactor(vae, batches, generator);
+
+        void Save(int step)
+        {
+            progress?.Report(new ToyPretrainProgress($"saving step {step}", step, o.Steps, double.NaN, 0));
+            ToyModelWriter.Write(o.OutputDir, m, scaling, textEncoder, unet, vae);
+        }
 
         double unetLoss;
         using (var log = new TrainingLog(FreshFile(o.OutputDir, LogFile)))
-            unetLoss = TrainTextToImage(unet, textEncoder, vae, tokenizer, batches, scaling, o, generator, log, progress, cancel);
+            unetLoss = TrainTextToImage(unet, textEncoder, vae, tokenizer, batches, scaling, o, generator, log, Save, progress, cancel);
         TrainingLog.PlotLoss(Path.Combine(o.OutputDir, LogFile), Path.Combine(o.OutputDir, "loss.png"));
 
-        progress?.Report(new ToyPretrainProgress("saving", 0, 0, double.NaN, 0));
-        ToyModelWriter.Write(o.OutputDir, m, scaling, textEncoder, unet, vae);
+        Save(o.Steps);
         long parameters = new[] { (nn.Module)vae, unet, textEncoder }.Sum(StateDictLoader.ParameterCount);
         return new ToyPretrainResult(o.OutputDir, vaeLoss, unetLoss, scaling, parameters, clock.Elapsed);
     }
 
     private static double TrainTextToImage(UNet2DConditionModel unet, CLIPTextModel textEncoder, AutoencoderKL vae, CLIPTokenizer tokenizer,
                                            ToyBatches batches, double scaling, ToyPretrainOptions o, Generator generator, TrainingLog log,
-                                           IProgress<ToyPretrainProgress>? progress, CancellationToken cancel)
+                                           Action<int> save, IProgress<ToyPretrainProgress>? progress, CancellationToken cancel)
     {
         unet.train();
         textEncoder.train();
@@ -92,7 +106,8 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
                 var context = textEncoder.Encode(tokenizer.EncodeBatch(captions).InputIds).LastHiddenState;
                 var noise = randn(latents.shape, generator: generator);
                 var t = randint(0, timesteps, [latents.shape[0]], generator: generator);
-                using var loss = TrainingStep.Compute(unet, noiseScheduler, latents, noise, t, context, null, withPriorPreservation: false, 0);
+                using var loss = TrainingStep.Compute(unet, noiseScheduler, latents, noise, t, context, null, withPriorPreservation: false, 0,
+                                                      snrGamma: o.SnrGamma);
                 loss.Loss.backward();
                 value = loss.Loss.item<float>();
                 if (!double.IsFinite(value)) throw new DreamBoothException($"The loss became {value} at step {step + 1}; lower the learning rate.");
@@ -105,10 +120,35 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
             if (recent.Count > 50) recent.Dequeue();
             log.Write(step + 1, value, value, null, optimizer.LearningRate, gradNorm, 0, clock.Elapsed.TotalSeconds);
             progress?.Report(new ToyPretrainProgress("unet", step + 1, o.Steps, value, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
+            {
+                unet.eval();
+                textEncoder.eval();
+                save(step + 1);
+                unet.train();
+                textEncoder.train();
+            }
         }
         unet.eval();
         textEncoder.eval();
         return recent.Average();
+    }
+
+    // Loads a saved toy model into the freshly built modules; its configs must be the ones this run would write.
+    private static double LoadSaved(string dir, ToyModelConfig m, AutoencoderKL vae, UNet2DConditionModel unet, CLIPTextModel textEncoder)
+    {
+        var vaeConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "vae", "config.json")))!.AsObject();
+        double scaling = vaeConfig["scaling_factor"]!.GetValue<double>();
+        foreach (var (component, expected) in new[] { ("unet", m.UnetJson()), ("text_encoder", m.TextEncoderJson()), ("vae", m.VaeJson(scaling)) })
+            if (!JsonNode.DeepEquals(JsonNode.Parse(File.ReadAllText(Path.Combine(dir, component, "config.json"))), expected))
+                throw new DreamBoothException($"{dir}: its {component} has another size than this run's model; continue with the same --tiny/--image-size it was made with.");
+        foreach (var (component, module) in new (string, nn.Module)[] { ("unet", unet), ("text_encoder", textEncoder), ("vae", vae) })
+        {
+            var file = Directory.GetFiles(Path.Combine(dir, component), "*.safetensors").Single();
+            using var source = TensorSource.Open(file);
+            StateDictLoader.Load(module, source, file);
+        }
+        return scaling;
     }
 
     private static ConfigFile Parse(string component, JsonObject json) => ConfigFile.Parse($"{component}/config.json", json.ToJsonString());

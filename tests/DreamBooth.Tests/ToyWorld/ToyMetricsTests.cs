@@ -59,6 +59,22 @@ public sealed class ToyMetricsTests
     }
 
     [Fact]
+    public void ObjectColor_ReadsEveryCleanRenderOfTheWorld()
+    {
+        var scenes = ToyBaseEvaluation.AllScenes();
+        Assert.Equal(108, scenes.Count);                      // 4 shapes × (6 colours × 5 backgrounds − 3 same-colour pairs)
+        Assert.Equal(scenes.Count, scenes.Select(s => s.Caption).Distinct().Count());
+        var random = new Random(11);
+        foreach (var scene in scenes)
+        {
+            var (size, x, y) = ToySceneSampler.Placement(random);
+            var placed = scene with { Size = size, CenterX = x, CenterY = y };
+            Assert.Equal(scene.ObjectColor, ToyMetrics.ObjectColor(ToyRenderer.Render(placed)));
+        }
+        Assert.Null(ToyMetrics.ObjectColor(RgbImage.Filled(32, 32, 128, 128, 128)));
+    }
+
+    [Fact]
     public void BorderColor_ToleratesAFewStrayPixels()
     {
         var image = RgbImage.Filled(32, 32, 40, 80, 220);

@@ -70,10 +70,54 @@ public sealed class ToyPretrainerTests : IDisposable
     }
 
     [Fact]
+    public void Checkpoint_IsALoadableFolderBeforeTheRunEnds()
+    {
+        using var cancel = new CancellationTokenSource();
+        var saved = new List<string>();
+        var progress = new Sync<ToyPretrainProgress>(p =>
+        {
+            if (!p.Phase.StartsWith("saving", StringComparison.Ordinal)) return;
+            saved.Add(p.Phase);
+            cancel.Cancel();                          // stop right after the first checkpoint, as a killed run would
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            new ToyPretrainer(Smoke(dir) with { Steps = 5, CheckpointEvery = 2 }).Run(progress, cancel.Token));
+        Assert.Equal(["saving step 2"], saved);
+        using var pipe = PipelineLoader.Load(dir);
+        Assert.Equal(32, pipe.DefaultSize);
+    }
+
+    [Fact]
+    public void ContinueFrom_LoadsTheWeightsAndTrainsOn()
+    {
+        var first = Path.Combine(dir, "first");
+        var result = new ToyPretrainer(Smoke(first)).Run();
+        var next = Path.Combine(dir, "next");
+        var continued = new ToyPretrainer(Smoke(next) with { Steps = 2, ContinueFrom = first }).Run();
+        Assert.Equal(result.ScalingFactor, continued.ScalingFactor);
+        Assert.False(File.Exists(Path.Combine(next, ToyPretrainer.VaeLogFile)));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(next, ToyPretrainer.LogFile)).Length);
+        static byte[] Weights(string d, string c) => File.ReadAllBytes(Directory.GetFiles(Path.Combine(d, c), "*.safetensors").Single());
+        Assert.Equal(Weights(first, "vae"), Weights(next, "vae"));           // frozen in the text-to-image phase
+        Assert.NotEqual(Weights(first, "unet"), Weights(next, "unet"));
+        // A model of another size cannot be continued.
+        var ex = Assert.Throws<DreamBoothException>(() =>
+            new ToyPretrainer(Smoke(Path.Combine(dir, "other")) with { ContinueFrom = first, Model = new ToyModelConfig() }).Run());
+        Assert.Contains("another size", ex.Message);
+    }
+
+    [Fact]
     public void InvalidOptions_AreRefused()
     {
         Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { Steps = 0 }).Run());
         Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { CaptionDropout = 1 }).Run());
+        Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { SnrGamma = 0 }).Run());
+        Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { ContinueFrom = dir }).Run());
         Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { Model = ToyModelConfig.Tiny with { ImageSize = 48 } }).Run());
+    }
+
+    private sealed class Sync<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 }
