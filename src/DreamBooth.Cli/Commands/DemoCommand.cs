@@ -22,6 +22,8 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         public bool Quick { get; init; }
         [CommandOption("--steps <N>")][Description("LoRA training steps of each run (default 300; 60 with --quick).")]
         public int? Steps { get; init; }
+        [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 2e-4).")]
+        public double? LearningRate { get; init; }
         [CommandOption("--threads <N>")][Description("CPU threads for tensor math (default: libtorch's choice).")]
         public int Threads { get; init; }
         [CommandOption("--verbose")][Description("Print stack traces with errors.")]
@@ -33,6 +35,7 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         var options = new ToyDemoOptions { BaseModel = s.Base ?? ToyDemo.DefaultBase, OutputDir = s.Output, Seed = s.Seed };
         if (s.Quick) options = options.Quick();
         if (s.Steps is { } steps) options = options with { TrainSteps = steps };
+        if (s.LearningRate is { } lr) options = options with { LearningRate = lr };
         options.Validated();
         TorchRuntime.SetThreads(s.Threads);
         ToyDemoResult? result = null;

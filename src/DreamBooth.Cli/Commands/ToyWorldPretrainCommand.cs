@@ -70,6 +70,11 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
                     var task = p.Phase == "vae" ? vae : unet;
                     if (p.Phase == "unet" && !unet.IsStarted) unet.StartTask();
                     if (p.Phase.StartsWith("saving", StringComparison.Ordinal)) return;
+                    if (p.Phase.StartsWith("autoencoder reconstruction", StringComparison.Ordinal))
+                    {
+                        vae.Description = Markup.Escape(p.Phase);
+                        return;
+                    }
                     task.Description = p.Phase is "vae" or "unet"
                         ? $"{(p.Phase == "vae" ? "autoencoder" : "text-to-image")} step {p.Step}/{p.Steps} loss {p.Loss:0.0000} {p.StepsPerSecond:0.00} it/s"
                         : Markup.Escape(p.Phase);
@@ -78,7 +83,8 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
                 result = new ToyPretrainer(options).Run(progress, cancellationToken);
             });
         console.MarkupLine($"[green]Done[/] in {result!.Elapsed:hh\\:mm\\:ss}: autoencoder loss {result.VaeLoss:0.0000}, text-to-image loss {result.UnetLoss:0.0000}, " +
-                           $"scaling factor {result.ScalingFactor}, {result.ParameterCount:N0} parameters.");
+                           $"scaling factor {result.ScalingFactor}, {result.ParameterCount:N0} parameters; " +
+                           $"autoencoder reconstruction MSE {result.SceneReconstructionError:0.0000} on scenes, {result.SubjectReconstructionError:0.0000} on the subject.");
         console.MarkupLine($"Model: {Markup.Escape(result.OutputDir)} (try: dreambooth generate -m {Markup.Escape(result.OutputDir)} -p \"a photo of a red ball on a blue background\")");
         return 0;
     }

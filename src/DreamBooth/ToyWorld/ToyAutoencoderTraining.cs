@@ -27,7 +27,7 @@ internal static class ToyAutoencoderTraining
             double value, gradNorm;
             using (NewDisposeScope())
             {
-                var (pixels, _) = batches.Next(o.BatchSize);
+                var pixels = batches.NextForAutoencoder(o.BatchSize);
                 using var posterior = vae.Encode(pixels);
                 var reconstruction = vae.Decode(posterior.Sample(generator));
                 var kl = 0.5 * (posterior.Mean.square() + posterior.Var - 1 - posterior.LogVar).mean();
@@ -49,12 +49,22 @@ internal static class ToyAutoencoderTraining
         return recent.Average();
     }
 
+    /// <summary>Mean squared error (pixels in [-1, 1]) of decoding the posterior mean of <paramref name="images"/>.</summary>
+    public static double ReconstructionError(AutoencoderKL vae, IEnumerable<DreamBooth.Imaging.RgbImage> images)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var pixels = stack([.. images.Select(i => i.ToTensor(normalize: true))]);
+        using var posterior = vae.Encode(pixels);
+        return nn.functional.mse_loss(vae.Decode(posterior.Mean), pixels).item<float>();
+    }
+
     /// <summary>1 / std of posterior samples over <paramref name="count"/> fresh images (SD measured its 0.18215 this way).</summary>
     public static double MeasureScalingFactor(AutoencoderKL vae, ToyBatches batches, Generator generator, int count = 256)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var (pixels, _) = batches.Next(count);
+        var (pixels, _) = batches.Next(count);      // the scale of the latents the UNet will see: ordinary scenes
         using var posterior = vae.Encode(pixels);
         var std = posterior.Sample(generator).std().item<float>();
         return Math.Round(1.0 / std, 5);

@@ -21,6 +21,9 @@ public sealed record ToyClassifierOptions
     /// <summary>Std of Gaussian pixel noise added in training (pixels in [0, 1]), so blurry or noisy generated images still classify.</summary>
     public double Noise { get; init; } = 0.06;
 
+    /// <summary>Share of training images blurred (5×5 Gaussian), so the soft edges of generated images still classify.</summary>
+    public double BlurShare { get; init; } = 0.5;
+
     /// <summary>Held-out clean renders (another seed's stream) on which the accuracy is measured.</summary>
     public int TestImages { get; init; } = 500;
 
@@ -29,7 +32,7 @@ public sealed record ToyClassifierOptions
         if (ImageSize is < 16 or > 128) throw new DreamBoothException($"The toy classifier takes 16 to 128 pixel images, not {ImageSize}.");
         if (Steps < 1 || BatchSize < 1 || TestImages < 1) throw new DreamBoothException("Classifier steps, batch size and test images must be at least 1.");
         if (!(LearningRate > 0)) throw new DreamBoothException("The classifier's learning rate must be positive.");
-        if (SubjectShare is < 0 or > 1 || Noise < 0) throw new DreamBoothException("Subject share must be in [0, 1] and noise at least 0.");
+        if (SubjectShare is < 0 or > 1 || BlurShare is < 0 or > 1 || Noise < 0) throw new DreamBoothException("Subject share must be in [0, 1] and noise at least 0.");
         return this;
     }
 }

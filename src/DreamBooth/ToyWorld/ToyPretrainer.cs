@@ -57,6 +57,10 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
             scaling = ToyAutoencoderTraining.MeasureScalingFactor(vae, batches, generator);
         }
         foreach (var p in vae.parameters()) p.requires_grad = false;
+        double sceneError = ToyAutoencoderTraining.ReconstructionError(vae, new ToySceneSampler(o.Seed + 1).Samples(64, m.ImageSize).Select(s => s.Image));
+        double subjectError = ToyAutoencoderTraining.ReconstructionError(vae,
+            new ToySubject().InstanceImages(ToyPalette.BackgroundColors.Count, o.Seed, m.ImageSize).Select(s => s.Image));
+        progress?.Report(new ToyPretrainProgress($"autoencoder reconstruction MSE: scenes {sceneError:0.0000}, subject {subjectError:0.0000}", 0, 0, double.NaN, 0));
 
         void Save(int step)
         {
@@ -71,7 +75,7 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
 
         Save(o.Steps);
         long parameters = new[] { (nn.Module)vae, unet, textEncoder }.Sum(StateDictLoader.ParameterCount);
-        return new ToyPretrainResult(o.OutputDir, vaeLoss, unetLoss, scaling, parameters, clock.Elapsed);
+        return new ToyPretrainResult(o.OutputDir, vaeLoss, unetLoss, scaling, parameters, clock.Elapsed, sceneError, subjectError);
     }
 
     private static double TrainTextToImage(UNet2DConditionModel unet, CLIPTextModel textEncoder, AutoencoderKL vae, CLIPTokenizer tokenizer,

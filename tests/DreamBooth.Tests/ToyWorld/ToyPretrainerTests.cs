@@ -25,6 +25,7 @@ public sealed class ToyPretrainerTests : IDisposable
         var result = new ToyPretrainer(Smoke(dir)).Run();
         Assert.True(double.IsFinite(result.VaeLoss) && double.IsFinite(result.UnetLoss));
         Assert.True(result.ScalingFactor > 0);
+        Assert.True(result.SceneReconstructionError > 0 && result.SubjectReconstructionError > 0);
         Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, ToyPretrainer.LogFile)).Length);
         using var pipe = PipelineLoader.Load(dir);
         Assert.Equal(2, pipe.VaeScaleFactor);

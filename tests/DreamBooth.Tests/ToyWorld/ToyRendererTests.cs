@@ -53,6 +53,19 @@ public sealed class ToyRendererTests
     }
 
     [Fact]
+    public void GenericStream_IsSeeded_AndLeavesTheWorldsPalette()
+    {
+        var a = new ToySceneSampler(4);
+        var b = new ToySceneSampler(4);
+        var scenes = Enumerable.Range(0, 200).Select(_ => a.NextGeneric()).ToList();
+        Assert.Equal(scenes, Enumerable.Range(0, 200).Select(_ => b.NextGeneric()));
+        // Arbitrary colours (not only the world's eleven) and about half of the objects checkered.
+        Assert.True(scenes.Select(s => (s.ObjectColor.R, s.ObjectColor.G, s.ObjectColor.B)).Distinct().Count() > 150);
+        Assert.InRange(scenes.Count(s => s.CheckerColor is not null), 70, 130);
+        Assert.All(scenes, s => Assert.Equal(32, ToyRenderer.Render(s).Width));
+    }
+
+    [Fact]
     public void Sampler_CoversEveryFactor()
     {
         var scenes = Enumerable.Range(0, 1).SelectMany(_ => { var s = new ToySceneSampler(11); return Enumerable.Range(0, 600).Select(_ => s.Next()); }).ToList();
