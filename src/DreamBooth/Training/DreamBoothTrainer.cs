@@ -4,6 +4,7 @@
 namespace DreamBooth.Training;
 
 using System.Diagnostics;
+using DreamBooth.Data;
 using DreamBooth.IO;
 using DreamBooth.Lora;
 using DreamBooth.Models;
@@ -53,14 +54,21 @@ public sealed class DreamBoothTrainer
         int resolution = o.Resolution ?? pipe.DefaultSize;
         CheckFits(pipe, resolution, frozenDtype);
 
-        // 2. Prior preservation: the model draws its own class images when the folder has too few.
-        if (o.WithPriorPreservation)
-            ClassImageGenerator.Ensure(pipe, o.ClassDataDir!, o.ClassPrompt!, o.NumClassImages, o.SampleBatchSize, o.ClassInferenceSteps,
-                                       seed, resolution, (done, total) => Phase($"class images {done}/{total}"), cancel);
-        var data = new DreamBoothDataset(o.InstanceDataDir!, o.WithPriorPreservation ? o.ClassDataDir : null, resolution,
-                                         o.CenterCrop, o.RandomFlip, o.SkipBadImages, warn, o.SortFiles, o.NumClassImages);
-        if (data.InstanceCount is < 3 or > 10)
+        // 2. Prior preservation: the model draws its own class images when a concept's folder has too few.
+        var concepts = o.Concepts();
+        for (int k = 0; k < concepts.Count; k++)
+        {
+            if (concepts[k] is not { ClassDataDir: { } classDir, ClassPrompt: { } classPrompt }) continue;
+            var of = concepts.Count == 1 ? "" : $" ({classPrompt})";
+            ClassImageGenerator.Ensure(pipe, classDir, classPrompt, o.NumClassImages, o.SampleBatchSize, o.ClassInferenceSteps,
+                                       TrainingState.ConceptSeed(seed, k), resolution, (done, total) => Phase($"class images {done}/{total}{of}"), cancel);
+        }
+        var data = new DreamBoothDataset(concepts, new DatasetOptions(resolution, o.CenterCrop, o.RandomFlip, o.SkipBadImages, o.SortFiles,
+                                                                     o.NumClassImages, o.CaptionExtension), warn);
+        if (concepts.Count == 1 && data.InstanceCount is < 3 or > 10)
             warn($"{data.InstanceCount} instance image(s): DreamBooth works best with 3–10 photos of the subject.");
+        if (data.Captioned > 0 && data.Captioned < data.InstanceCount)
+            warn($"{data.Captioned} of {data.InstanceCount} instance images have a caption ({o.CaptionExtension} file or {ImageCaptions.MetadataFile}); the others train on the instance prompt.");
 
         // 3. What trains (the whole UNet, or LoRA adapters; optionally the text encoder). From here on, every random
         //    draw comes from torch's global generator, in the order of diffusers' scripts (see TrainingState).
@@ -93,7 +101,7 @@ public sealed class DreamBoothTrainer
         using var log = new TrainingLog(logPath);
 
         // 6. Conditioning. A frozen text encoder's embeddings are the same every step: compute them once.
-        using var conditioner = new Conditioner(pipe, o.TrainTextEncoder, o.InstancePrompt!, o.WithPriorPreservation ? o.ClassPrompt : null, resolution);
+        using var conditioner = new Conditioner(pipe, o.TrainTextEncoder, data.Prompts, resolution);
 
         // 7. The loop. As accelerate: the loss is divided by the accumulation count, and the optimizer steps when the
         //    count is reached or the epoch ends (the micro-batch counter then restarts).
@@ -149,7 +157,7 @@ public sealed class DreamBoothTrainer
         if (o.ValidationPrompt is not null) Validation.Run(pipe, o, state.Seed, state.GlobalStep, textEncoderTrains: o.TrainTextEncoder);
         TrainingLog.PlotLoss(logPath, Path.Combine(o.OutputDir, "loss.png"));
         double finalRate = (state.GlobalStep - startStep) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-        ModelCard.Write(o, modelPath, pipe.Name, pipe.TextEncoder2 is not null, state.Seed, state.GlobalStep, finalRate);
+        ModelCard.Write(o, concepts, data.Captioned, modelPath, pipe.Name, pipe.TextEncoder2 is not null, state.Seed, state.GlobalStep, finalRate);
         return new TrainResult(o.OutputDir, state.GlobalStep, lastLoss, finalRate, Math.Max(peak, Environment.WorkingSet), weightsFile);
     }
 

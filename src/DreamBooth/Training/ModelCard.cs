@@ -7,7 +7,8 @@ using DreamBooth.IO;
 /// <summary>OUTPUT/README.md in the Hugging Face model-card layout diffusers' training scripts write.</summary>
 public static class ModelCard
 {
-    public static void Write(TrainOptions o, string baseModel, string baseName, bool isXl, ulong seed, int steps, double stepsPerSecond)
+    /// <param name="captioned">Instance images that trained on their own caption rather than the prompt.</param>
+    public static void Write(TrainOptions o, IReadOnlyList<Concept> concepts, int captioned, string baseModel, string baseName, bool isXl, ulong seed, int steps, double stepsPerSecond)
     {
         var lora = o.Method == TrainMethod.Lora;
         var inv = CultureInfo.InvariantCulture;
@@ -15,7 +16,7 @@ public static class ModelCard
         sb.AppendLine("---");
         sb.AppendLine("license: creativeml-openrail-m");
         sb.AppendLine($"base_model: {Yaml(o.PretrainedModelNameOrPath ?? baseName)}");
-        sb.AppendLine($"instance_prompt: {Yaml(o.InstancePrompt!)}");
+        sb.AppendLine($"instance_prompt: {Yaml(concepts[0].InstancePrompt)}");
         sb.AppendLine("tags:");
         // diffusers' DreamBooth scripts' tags, then ours.
         string[] family = isXl ? ["stable-diffusion-xl", "stable-diffusion-xl-diffusers"] : ["stable-diffusion", "stable-diffusion-diffusers"];
@@ -26,8 +27,19 @@ public static class ModelCard
         sb.AppendLine();
         sb.AppendLine($"# DreamBooth {(lora ? "LoRA" : "fine-tune")} of {baseName}");
         sb.AppendLine();
-        sb.AppendLine($"Trained with DreamBooth.NET on the instance images in `{o.InstanceDataDir}` with the prompt **{o.InstancePrompt}**" +
-                      (o.WithPriorPreservation ? $" and prior preservation on *{o.ClassPrompt}* ({o.NumClassImages} class images, weight {o.PriorLossWeight.ToString(inv)})." : "."));
+        var weight = o.PriorLossWeight.ToString(inv);
+        if (concepts.Count == 1)
+            sb.AppendLine($"Trained with DreamBooth.NET on the instance images in `{concepts[0].InstanceDataDir}` with the prompt **{concepts[0].InstancePrompt}**" +
+                          (o.WithPriorPreservation ? $" and prior preservation on *{concepts[0].ClassPrompt}* ({o.NumClassImages} class images, weight {weight})." : "."));
+        else
+        {
+            sb.AppendLine($"Trained with DreamBooth.NET on {concepts.Count} concepts" +
+                          (o.WithPriorPreservation ? $", with prior preservation ({o.NumClassImages} class images each, weight {weight}):" : ":"));
+            sb.AppendLine();
+            foreach (var c in concepts)
+                sb.AppendLine($"- **{c.InstancePrompt}**: the instance images in `{c.InstanceDataDir}`" + (c.ClassPrompt is null ? "" : $"; class *{c.ClassPrompt}*"));
+        }
+        if (captioned > 0) sb.AppendLine().AppendLine($"{captioned} instance image(s) trained on their own caption instead of the prompt.");
         sb.AppendLine();
         sb.AppendLine("The base model's licence applies to these weights (Stable Diffusion 1.x/2.x: CreativeML OpenRAIL-M; check the base model's card).");
         sb.AppendLine();
@@ -35,8 +47,8 @@ public static class ModelCard
         sb.AppendLine();
         sb.AppendLine("```bash");
         sb.AppendLine(lora
-            ? $"dreambooth generate -m {o.PretrainedModelNameOrPath ?? baseModel} --lora {Path.Combine(o.OutputDir, "pytorch_lora_weights.safetensors")} -p \"{o.InstancePrompt}\""
-            : $"dreambooth generate -m {o.OutputDir} -p \"{o.InstancePrompt}\"");
+            ? $"dreambooth generate -m {o.PretrainedModelNameOrPath ?? baseModel} --lora {Path.Combine(o.OutputDir, "pytorch_lora_weights.safetensors")} -p \"{concepts[0].InstancePrompt}\""
+            : $"dreambooth generate -m {o.OutputDir} -p \"{concepts[0].InstancePrompt}\"");
         sb.AppendLine("```");
         sb.AppendLine();
         if (lora)

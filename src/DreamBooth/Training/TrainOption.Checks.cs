@@ -3,7 +3,7 @@ namespace DreamBooth.Training;
 using System.Globalization;
 
 // The checks a TrainOptionAttribute declares. Messages name options by key, as {0} (this option) and {1} (the
-// option of When), so that a front end can name them its own way (TrainOptionException.Describe).
+// option of When or Unless), so that a front end can name them its own way (TrainOptionException.Describe).
 public sealed partial class TrainOption
 {
     /// <summary>
@@ -12,6 +12,8 @@ public sealed partial class TrainOption
     /// </summary>
     internal TrainOptions Checked(TrainOptions options)
     {
+        if (declared.Unless is { } unless && IsGiven(Find(unless) ?? throw new InvalidOperationException($"{Key}: Unless names no option '{unless}'"), options))
+            return IsGiven(this, options) ? throw new TrainOptionException("{0} cannot be used with {1}, which replaces it.", Key, unless) : options;
         if (declared.When is { } when && !IsOn(Find(when) ?? throw new InvalidOperationException($"{Key}: When names no option '{when}'"), options))
             return options;
         var value = Get(options);
@@ -46,11 +48,21 @@ public sealed partial class TrainOption
             if (declared.MustExist && !Directory.Exists(path))
                 throw new TrainOptionException($"{{0}} {shown}: folder not found.", keys);
         }
+        if (declared.ExistingFile && value is string file)
+        {
+            var shown = TrainOptionException.Literal(file);
+            if (string.IsNullOrWhiteSpace(file)) throw new TrainOptionException("{0} needs a file name.", keys);
+            if (Directory.Exists(file)) throw new TrainOptionException($"{{0}} {shown}: is a folder, not a file.", keys);
+            if (!File.Exists(file)) throw new TrainOptionException($"{{0}} {shown}: file not found.", keys);
+        }
         return options;
     }
 
     // A switch that is on, or any other option that is set.
     private static bool IsOn(TrainOption option, TrainOptions options) => option.Get(options) is not (null or false);
+
+    // Set to something: blank text counts as not given.
+    private static bool IsGiven(TrainOption option, TrainOptions options) => IsOn(option, options) && option.Get(options) is not string { Length: 0 };
 
     private static string Canonical(string name) => name.Trim().ToLowerInvariant().Replace('-', '_');
 

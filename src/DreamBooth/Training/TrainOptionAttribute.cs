@@ -56,6 +56,12 @@ public sealed class TrainOptionAttribute(string key, string description) : Attri
     /// <summary>With <see cref="Folder"/>: the folder must exist.</summary>
     public bool MustExist { get; set; }
 
+    /// <summary>The value names a file that must exist.</summary>
+    public bool ExistingFile { get; set; }
+
     /// <summary>Key of the option that turns these checks on (a switch that is on, or a value that is set).</summary>
     public string? When { get; set; }
+
+    /// <summary>Key of an option that replaces this one: when that one is set, this one must not be, and is not checked.</summary>
+    public string? Unless { get; set; }
 }

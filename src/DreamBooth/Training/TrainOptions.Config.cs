@@ -12,6 +12,28 @@ public sealed partial record TrainOptions
     public static TrainOptions LoadConfig(string path)
     {
         if (!File.Exists(path)) throw new DreamBoothException($"{path}: config file not found.");
+        using var doc = ReadStructured(path);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new DreamBoothException($"{path}: expected a mapping of option names to values.");
+        // A key given twice (once snake_case, once kebab-case) counts once: the last one wins.
+        var values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var p in doc.RootElement.EnumerateObject()) values[p.Name.Replace('-', '_')] = p.Value;
+        var unknown = values.Keys.FirstOrDefault(k => TrainOption.Find(k) is null);
+        if (unknown is not null)
+            throw new DreamBoothException($"{path}: unknown option '{unknown}'{NameSuggestion.Hint(unknown, TrainOption.All.Select(o => o.Key))}.");
+        var options = new TrainOptions();
+        foreach (var (key, value) in values)
+        {
+            var option = TrainOption.Find(key)!;
+            if (!option.TryRead(value, out var read)) throw new DreamBoothException($"{path}: '{key}' must be {option.Expected}.");
+            options = option.With(options, read);
+        }
+        return options;
+    }
+
+    /// <summary>A JSON file, or a YAML file read as JSON (by extension), within the limits below; one-line errors.</summary>
+    internal static JsonDocument ReadStructured(string path)
+    {
+        if (!File.Exists(path)) throw new DreamBoothException($"{path}: {(Directory.Exists(path) ? "is a folder, not a file" : "file not found")}.");
         var text = DreamBooth.IO.BoundedFile.ReadAllText(path);
         string json;
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -28,37 +50,18 @@ public sealed partial record TrainOptions
                 throw new DreamBoothException($"{path}: invalid YAML at line {e.Start.Line}: {e.Message}");
             }
         }
-        JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {
             throw new DreamBoothException($"{path}: {e.Message.Split(". Path")[0]}");
         }
-        using (doc)
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new DreamBoothException($"{path}: expected a mapping of option names to values.");
-            // A key given twice (once snake_case, once kebab-case) counts once: the last one wins.
-            var values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-            foreach (var p in doc.RootElement.EnumerateObject()) values[p.Name.Replace('-', '_')] = p.Value;
-            var unknown = values.Keys.FirstOrDefault(k => TrainOption.Find(k) is null);
-            if (unknown is not null)
-                throw new DreamBoothException($"{path}: unknown option '{unknown}'{NameSuggestion.Hint(unknown, TrainOption.All.Select(o => o.Key))}.");
-            var options = new TrainOptions();
-            foreach (var (key, value) in values)
-            {
-                var option = TrainOption.Find(key)!;
-                if (!option.TryRead(value, out var read)) throw new DreamBoothException($"{path}: '{key}' must be {option.Expected}.");
-                options = option.With(options, read);
-            }
-            return options;
-        }
     }
 
     // YAML aliases make a graph: one that refers to itself recursed until the stack overflowed, and nested ones
-    // ("billion laughs") expand exponentially. A config is a flat mapping, so depth and value count are capped.
+    // ("billion laughs") expand exponentially. Configs and concept lists are shallow, so depth and value count are capped.
     private const int MaxYamlDepth = 16, MaxYamlValues = 10_000;
 
     private static JsonNode? YamlToJson(object? root, string path)
@@ -67,7 +70,7 @@ public sealed partial record TrainOptions
         JsonNode? Convert(object? value, int depth)
         {
             if (depth > MaxYamlDepth || ++values > MaxYamlValues)
-                throw new DreamBoothException($"{path}: the YAML expands to more than {MaxYamlDepth} levels or {MaxYamlValues:N0} values (a self-referencing or nested alias?); a config is a mapping of options to values.");
+                throw new DreamBoothException($"{path}: the YAML expands to more than {MaxYamlDepth} levels or {MaxYamlValues:N0} values (a self-referencing or nested alias?).");
             return value switch
             {
                 IDictionary<object, object?> map => new JsonObject(

@@ -44,6 +44,11 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
     /// <summary>Seed of the class-image batch whose first image is number n (1-based): a rerun draws the same images.</summary>
     public static ulong ClassImageSeed(ulong seed, int n) => unchecked(seed + 1000003UL * (ulong)n);
 
+    /// <summary>The seed concept <paramref name="k"/> (0-based) of a concepts list draws its class images from: the run's
+    /// for the first, so that one concept draws as a plain run; apart for the others, so equal class prompts in two
+    /// folders do not give equal images.</summary>
+    public static ulong ConceptSeed(ulong seed, int k) => unchecked(seed + 0x9E3779B97F4A7C15UL * (ulong)k);
+
     public TrainerState Position => new(GlobalStep, Seed, method, loader.State);
 
     /// <summary>Writes weights, optimizer, scaler and generator state into <paramref name="dir"/> (trainer_state.json is the store's).</summary>
