@@ -154,6 +154,34 @@ public sealed partial record TrainOptions
     [TrainOption("validation_inference_steps", "Denoising steps per validation image", Value = "N", Min = 1, When = "validation_prompt")]
     public int ValidationInferenceSteps { get; init; } = 25;
 
+    [TrainOption("eval_at_checkpoints", "Score the base model, each checkpoint and the final weights on fixed prompts × seeds " +
+        "(DINO, CLIP-I, CLIP-T, PRES, DIV against the instance images) into OUTPUT/eval, and recommend a checkpoint")]
+    public bool EvalAtCheckpoints { get; init; }
+
+    [TrainOption("eval_identifier", "The subject's identifier in the evaluation prompts", Value = "TOKEN", When = "eval_at_checkpoints",
+        DefaultText = "the instance prompt's one word the class prompt lacks, else sks")]
+    public string? EvalIdentifier { get; init; }
+
+    [TrainOption("eval_class_noun", "The subject's class in the evaluation prompts, e.g. dog", Value = "NOUN", When = "eval_at_checkpoints",
+        DefaultText = "the instance prompt's word after the identifier")]
+    public string? EvalClassNoun { get; init; }
+
+    [TrainOption("eval_prompts", "Evaluation prompt templates, one per line, {0} = identifier, {1} = class noun", Value = "FILE",
+        When = "eval_at_checkpoints", DefaultText = "evaluate's four style prompts")]
+    public string? EvalPrompts { get; init; }
+
+    [TrainOption("eval_seeds", "Evaluation seeds per prompt: 0 to N-1", Value = "N", Min = 1, When = "eval_at_checkpoints")]
+    public int EvalSeeds { get; init; } = 2;
+
+    [TrainOption("eval_inference_steps", "Denoising steps per evaluation image", Value = "N", Min = 1, When = "eval_at_checkpoints")]
+    public int EvalInferenceSteps { get; init; } = 25;
+
+    [TrainOption("eval_clip_model", "CLIPModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
+    public string EvalClipModel { get; init; } = "openai/clip-vit-base-patch32";
+
+    [TrainOption("eval_dino_model", "DINO ViTModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
+    public string EvalDinoModel { get; init; } = "facebook/dino-vits16";
+
     [TrainOption("rank", "LoRA rank", Value = "R", Min = 1)]
     public int Rank { get; init; } = 4;
 
@@ -196,6 +224,27 @@ public sealed partial record TrainOptions
     /// <summary>LoRA alpha: <see cref="LoraAlpha"/>, or the rank (scale 1), as diffusers' LoRA scripts.</summary>
     public double EffectiveLoraAlpha => LoraAlpha ?? Rank;
 
+    /// <summary>
+    /// The subject as the evaluation prompts name it: <see cref="EvalIdentifier"/>, else the one word of the instance
+    /// prompt that the class prompt lacks, else "sks"; <see cref="EvalClassNoun"/>, else the instance prompt's word
+    /// after the identifier ("a photo of sks dog": sks, dog).
+    /// </summary>
+    public (string Identifier, string ClassNoun) EvalSubject()
+    {
+        static string[] Words(string? text) =>
+            (text ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => w.Trim(',', '.', ';', ':', '!', '?')).Where(w => w.Length > 0).ToArray();
+        var words = Words(InstancePrompt);
+        var missing = WithPriorPreservation ? words.Except(Words(ClassPrompt), StringComparer.Ordinal).ToList() : [];
+        var identifier = EvalIdentifier ?? (missing.Count == 1 ? missing[0] : "sks");
+        int at = Array.IndexOf(words, identifier);
+        if (EvalClassNoun is { } noun) return (identifier, noun);
+        if (at < 0 || at == words.Length - 1)
+            throw new TrainOptionException($"{{0}} needs the subject's class noun: the identifier '{TrainOptionException.Literal(identifier)}' " +
+                                           "is not followed by a word in {1}; give {2} (and {3} if the identifier is not right).",
+                                           "eval_at_checkpoints", "instance_prompt", "eval_class_noun", "eval_identifier");
+        return (identifier, words[at + 1]);
+    }
+
     private static bool SameFolder(string a, string b)
     {
         static string Real(string p)
@@ -230,6 +279,12 @@ public sealed partial record TrainOptions
             throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.ClassDataDir) + ": is the instance folder ({1}); generated class images would mix with the photos. Choose another folder.", "class_data_dir", "instance_data_dir");
         if (options.WithPriorPreservation && SameFolder(options.OutputDir, options.ClassDataDir!))
             throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + ": is the class-image folder ({1}); training outputs would become class images. Choose another folder.", "output_dir", "class_data_dir");
+        if (options.EvalAtCheckpoints)
+        {
+            options.EvalSubject();
+            if (options.EvalPrompts is { } prompts && !File.Exists(prompts))
+                throw new TrainOptionException("{0} " + TrainOptionException.Literal(prompts) + ": file not found.", "eval_prompts");
+        }
         return options;
     }
 }
