@@ -83,10 +83,10 @@ public static class CheckpointReport
         PlotPanel[] panels =
         [
             new("subject fidelity", [
-                new PlotSeries("DINO", Series(p => p.Dino), new SKColor(40, 110, 200)),
-                new PlotSeries("CLIP-I", Series(p => p.ClipI), new SKColor(120, 60, 170)),
+                new PlotSeries("DINO", Series(p => p.Dino), new SKColor(40, 110, 200), Dots: true),
+                new PlotSeries("CLIP-I", Series(p => p.ClipI), new SKColor(120, 60, 170), Dots: true),
             ]),
-            new("prompt fidelity", [new PlotSeries("CLIP-T", Series(p => p.ClipT), new SKColor(220, 120, 20))]),
+            new("prompt fidelity", [new PlotSeries("CLIP-T", Series(p => p.ClipT), new SKColor(220, 120, 20), Dots: true)]),
         ];
         var markers = new List<PlotMarker>();
         if (r is not null)

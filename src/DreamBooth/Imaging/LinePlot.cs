@@ -3,8 +3,8 @@ namespace DreamBooth.Imaging;
 using System.Globalization;
 using SkiaSharp;
 
-/// <summary>One line of a plot: its legend label, points in x order, colour.</summary>
-public sealed record PlotSeries(string Label, IReadOnlyList<(double X, double Y)> Points, SKColor Color);
+/// <summary>One line of a plot: its legend label, points in x order, colour; <paramref name="Dots"/> marks each point.</summary>
+public sealed record PlotSeries(string Label, IReadOnlyList<(double X, double Y)> Points, SKColor Color, bool Dots = false);
 
 /// <summary>A panel of a plot: its own y range (from its series), title and lines.</summary>
 public sealed record PlotPanel(string Title, IReadOnlyList<PlotSeries> Series);
@@ -49,8 +49,9 @@ public static class LinePlot
             canvas.DrawLine(Margin, top, Margin, bottom, axis);
             canvas.DrawText($"{panel.Title} {F(maxY)}", 4, top - 8, font, text);
             canvas.DrawText(F(minY), 4, bottom + 14, font, text);
+            canvas.DrawText(F(minX), Margin, bottom + 30, font, text);
             canvas.DrawText($"{xLabel} {F(maxX)}", width - Margin - 60, bottom + 30, font, text);
-            float legendX = width - Margin - 150;
+            float legendX = width / 2f;                                           // legend on the title's line, above the data
             for (int s = 0; s < panel.Series.Count; s++)
             {
                 var series = panel.Series[s];
@@ -59,11 +60,16 @@ public static class LinePlot
                 path.MoveTo(X(series.Points[0].X), Y(series.Points[0].Y));
                 foreach (var (x, y) in series.Points.Skip(1)) path.LineTo(X(x), Y(y));
                 canvas.DrawPath(path, paint);
+                if (series.Dots)
+                {
+                    using var fill = new SKPaint { Color = series.Color, IsAntialias = true, Style = SKPaintStyle.Fill };
+                    foreach (var (x, y) in series.Points) canvas.DrawCircle(X(x), Y(y), 3, fill);
+                }
                 if (series.Label.Length > 0)
                 {
-                    float ly = top + 14 * s;
-                    canvas.DrawLine(legendX, ly - 4, legendX + 20, ly - 4, paint);
-                    canvas.DrawText(series.Label, legendX + 26, ly, font, text);
+                    canvas.DrawLine(legendX, top - 12, legendX + 20, top - 12, paint);
+                    canvas.DrawText(series.Label, legendX + 26, top - 8, font, text);
+                    legendX += 26 + font.MeasureText(series.Label) + 20;
                 }
             }
             markers ??= [];
@@ -74,7 +80,9 @@ public static class LinePlot
                 using var paint = new SKPaint { Color = marker.Color, StrokeWidth = 1, IsAntialias = true, PathEffect = dash };
                 canvas.DrawLine(X(marker.X), top, X(marker.X), bottom, paint);
                 using var label = new SKPaint { Color = marker.Color, IsAntialias = true };
-                if (i == 0) canvas.DrawText(marker.Label, X(marker.X) + 4, top + 12 + 14 * m, font, label);
+                // Labels right of the line, or left of it in the right half, so that they stay inside the image.
+                float labelX = X(marker.X) > width / 2f ? X(marker.X) - 4 - font.MeasureText(marker.Label) : X(marker.X) + 4;
+                if (i == 0) canvas.DrawText(marker.Label, labelX, top + 12 + 14 * m, font, label);
             }
         }
 

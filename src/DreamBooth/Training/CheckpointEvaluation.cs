@@ -49,6 +49,7 @@ public sealed class CheckpointEvaluation(EvaluationModels models, EvaluationSett
 {
     private const string Adapter = "checkpoint";
     private readonly SortedDictionary<int, CheckpointPoint> points = new();
+    private readonly IReadOnlyList<CheckpointPoint> earlier = CheckpointReport.Read(outputDir);   // read before this run rewrites it
     private string schedulerClass = settings.Scheduler ?? "?";
 
     /// <summary>The points evaluated so far (and those picked up by <see cref="Resume"/>), by step.</summary>
@@ -122,10 +123,13 @@ public sealed class CheckpointEvaluation(EvaluationModels models, EvaluationSett
         return result;
     }
 
-    /// <summary>Picks up the points an interrupted run evaluated up to <paramref name="step"/> (where it resumes).</summary>
+    /// <summary>
+    /// Picks up the points an interrupted run evaluated up to <paramref name="step"/> (where it resumes), as the
+    /// checkpoints.json in the output folder held them when this evaluation started.
+    /// </summary>
     public void Resume(int step)
     {
-        foreach (var p in CheckpointReport.Read(outputDir).Where(p => p.Step > 0 && p.Step <= step)) points.TryAdd(p.Step, p);
+        foreach (var p in earlier.Where(p => p.Step > 0 && p.Step <= step)) points.TryAdd(p.Step, p);
     }
 
     /// <summary>
