@@ -4,8 +4,9 @@ using System.ComponentModel;
 using System.Globalization;
 using DreamBooth.Cli.Settings;
 using DreamBooth.Evaluation;
-using DreamBooth.Hub;
+using DreamBooth.Pipelines;
 using DreamBooth.Torch;
+using DreamBooth.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -17,6 +18,10 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
         [CommandOption("--lora <FILE[:SCALE]>")]
         [Description("A LoRA file with an optional scale, as for generate. Repeatable.")]
         public string[] Lora { get; init; } = [];
+
+        [CommandOption("--checkpoints <DIR>")]
+        [Description("A training output folder: evaluate the base model (-m, the one it trained on), each checkpoint-* and the final weights, plot the metrics against the step and recommend a checkpoint.")]
+        public string? Checkpoints { get; init; }
 
         [CommandOption("--subject-dir <DIR>")]
         [Description("The real photos of the subject (the reference of DINO, CLIP-I and PRES).")]
@@ -78,7 +83,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
         public string Dino { get; init; } = "facebook/dino-vits16";
 
         [CommandOption("-o|--output <DIR>")]
-        [Description("Output folder: images/ (reused when the settings match), grids/, metrics.json, report.html.")]
+        [Description("Output folder: images/ (reused when the settings match), grids/, metrics.json, report.html; with --checkpoints one step-NNNNNN/ folder of those per state and checkpoints.json, .png, .html.")]
         public string? Output { get; init; }
 
         public override ValidationResult Validate()
@@ -88,6 +93,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
             if (Output is null) return ValidationResult.Error("Give --output.");
             if (SubjectKind is not ("object" or "live")) return ValidationResult.Error("--subject-kind must be object or live.");
             if (Steps < 1) return ValidationResult.Error("--steps must be at least 1.");
+            if (Checkpoints is not null && Lora.Length > 0) return ValidationResult.Error("--checkpoints evaluates the run's own weights: leave out --lora.");
             return base.Validate();
         }
     }
@@ -95,12 +101,15 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var kind = settings.SubjectKind == "live" ? SubjectKind.Live : SubjectKind.Object;
-        var templates = settings.Prompts is null ? EvaluationPrompts.Default(kind) : ReadTemplates(settings.Prompts);
+        var templates = settings.Prompts is null ? EvaluationPrompts.Default(kind) : EvaluationPrompts.Read(settings.Prompts);
         var seeds = settings.Seeds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Rng.ParseSeed).ToList();
         if (seeds.Count == 0) throw new DreamBoothException("--seeds: no seeds given.");
         var loraSpecs = settings.Lora.Select(LoraOptions.Parse).ToList();
-        var clipDir = ResolveEvalModel(settings.Clip, withTokenizer: true, cancellationToken);
-        var dinoDir = ResolveEvalModel(settings.Dino, withTokenizer: false, cancellationToken);
+        var states = settings.Checkpoints is { } run
+            ? CheckpointEvaluation.Find(run, warning => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}"))
+            : null;
+        var clipDir = EvaluationModels.Locate(settings.Clip, withTokenizer: true, cancellationToken);
+        var dinoDir = EvaluationModels.Locate(settings.Dino, withTokenizer: false, cancellationToken);
         var modelArg = settings.Model ?? ModelSettings.DefaultModel;
         var modelPath = ModelLocator.Resolve(modelArg, console, quiet: true, cancellationToken, settings.Variant);
 
@@ -115,6 +124,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
             SubjectDir = settings.SubjectDir!, ClipModel = settings.Clip, DinoModel = settings.Dino,
         };
         Directory.CreateDirectory(settings.Output!);
+        if (states is not null) return EvaluateCheckpoints(pipe, models, evaluation, states, settings.Output!, cancellationToken);
         EvaluationResult? result = null;
         console.Progress()
             .AutoClear(false)
@@ -136,27 +146,37 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
         return 0;
     }
 
-    private static List<string> ReadTemplates(string file)
+    // Every state of a training run with the same prompts × seeds; the table, the recommendation and its rule.
+    private int EvaluateCheckpoints(StableDiffusionPipeline pipe, EvaluationModels models, EvaluationSettings evaluation,
+                                    IReadOnlyList<TrainedState> states, string output, CancellationToken cancellationToken)
     {
-        if (!File.Exists(file)) throw new DreamBoothException($"--prompts {file}: file not found.");
-        var lines = File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
-        return lines.Count > 0 ? lines : throw new DreamBoothException($"--prompts {file}: no prompts in the file.");
-    }
+        var checkpoints = new CheckpointEvaluation(models, evaluation, output);
+        int perState = evaluation.PromptTemplates.Count * evaluation.Seeds.Count * 2;
+        CheckpointRecommendation? recommendation = null;
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var render = ctx.AddTask("render", maxValue: (states.Count + 1) * perState);
+                recommendation = checkpoints.Run(pipe, states, (state, p) =>
+                {
+                    render.Description = $"{Markup.Escape(state.Name)}: {p.Stage}";
+                    if (p.Stage == "render") render.Value = (states.ToList().IndexOf(state) + 1) * perState + p.Done;
+                }, cancellationToken);
+            });
 
-    // A local folder as is; a hub repo id by downloading the files the evaluation models read.
-    private static string ResolveEvalModel(string model, bool withTokenizer, CancellationToken cancellationToken)
-    {
-        var reference = ModelRef.Parse(model);
-        if (reference.Kind != ModelRefKind.HubRepo)
-            return Directory.Exists(reference.LocalPath) ? reference.LocalPath! : throw new DreamBoothException($"{model}: no such model folder.");
-        string[] files = withTokenizer
-            ? ["config.json", "preprocessor_config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"]
-            : ["config.json", "preprocessor_config.json", "model.safetensors"];
-        using var hub = new HubClient(HubOptions.FromEnvironment());
-        string? folder = null;
-        foreach (var file in files)
-            folder = Path.GetDirectoryName(hub.DownloadFileAsync(reference.RepoId!, file, reference.Revision, null, cancellationToken).GetAwaiter().GetResult());
-        return folder!;
+        var table = new Table().AddColumns("step", "state", "DINO", "CLIP-I", "CLIP-T", "PRES", "DIV");
+        static string F(double? x) => x?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "–";
+        foreach (var p in checkpoints.Points)
+            table.AddRow(p.Step.ToString(CultureInfo.InvariantCulture), Markup.Escape(p.Name) + (p.Step == recommendation!.Recommended.Step ? " [green]★[/]" : ""),
+                         F(p.Dino), F(p.ClipI), F(p.ClipT), F(p.Pres), F(p.Div));
+        console.Write(table);
+        console.MarkupLine($"[green]Recommended:[/] {Markup.Escape(recommendation!.Recommended.Name)} (step {recommendation.Recommended.Step}), " +
+                           $"use {Markup.Escape(recommendation.Recommended.Use ?? "")}. {Markup.Escape(recommendation.Reason)}");
+        console.MarkupLine($"Rule: {Markup.Escape(CheckpointChoice.Rule)}");
+        console.MarkupLine($"Report: {Markup.Escape(Path.Combine(output, CheckpointReport.HtmlFile))}");
+        return 0;
     }
 
     private sealed class Progress(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>

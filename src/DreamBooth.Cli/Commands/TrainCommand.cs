@@ -48,6 +48,9 @@ public sealed class TrainCommand<TSettings>(IAnsiConsole console) : Command<TSet
             });
         console.MarkupLine($"[green]Done:[/] {result!.Steps} steps, final loss {result.FinalLoss:0.0000}, {result.StepsPerSecond:0.00} it/s, peak memory {Format.Bytes(result.PeakMemoryBytes)}.");
         console.MarkupLine($"Weights: {Format.Text(result.WeightsFile ?? result.OutputDir)}");
+        if (result.Recommendation is { } r)
+            console.MarkupLine($"[green]Recommended checkpoint:[/] {Format.Text(r.Recommended.Name)} (step {r.Recommended.Step}), use {Format.Text(r.Recommended.Use ?? "")}. " +
+                               $"{Format.Text(r.Reason)} Report: {Format.Text(Path.Combine(options.OutputDir, DreamBoothTrainer.EvalFolder, DreamBooth.Evaluation.CheckpointReport.HtmlFile))}");
         return 0;
     }
 

@@ -1,6 +1,7 @@
 // The feature extractors of the DreamBooth paper's metrics: CLIP ViT-B/32 (CLIP-I, CLIP-T) and DINO ViT-S/16 (DINO, PRES, DIV).
 namespace DreamBooth.Evaluation;
 
+using DreamBooth.Hub;
 using DreamBooth.Imaging;
 using DreamBooth.Models;
 using DreamBooth.Models.Clip;
@@ -52,6 +53,25 @@ public sealed class EvaluationModels : IDisposable
             clip.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The local folder of an evaluation model: a folder as is, a hub repo id by downloading the files
+    /// <see cref="Load"/> reads (CLIP's with its tokenizer).
+    /// </summary>
+    public static string Locate(string model, bool withTokenizer, CancellationToken cancel = default)
+    {
+        var reference = ModelRef.Parse(model);
+        if (reference.Kind != ModelRefKind.HubRepo)
+            return Directory.Exists(reference.LocalPath) ? reference.LocalPath! : throw new DreamBoothException($"{model}: no such model folder.");
+        string[] files = withTokenizer
+            ? ["config.json", "preprocessor_config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"]
+            : ["config.json", "preprocessor_config.json", "model.safetensors"];
+        using var hub = new HubClient(HubOptions.FromEnvironment());
+        string? folder = null;
+        foreach (var file in files)
+            folder = Path.GetDirectoryName(hub.DownloadFileAsync(reference.RepoId!, file, reference.Revision, null, cancel).GetAwaiter().GetResult());
+        return folder!;
     }
 
     /// <summary>CLIP image embeddings (get_image_features), one per image.</summary>

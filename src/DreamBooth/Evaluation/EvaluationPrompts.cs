@@ -56,6 +56,14 @@ public static class EvaluationPrompts
     /// <summary>The default set: the four tutorial prompts, then the 25 templates for <paramref name="kind"/>.</summary>
     public static IReadOnlyList<string> Default(SubjectKind kind) => [.. Tutorial, .. kind == SubjectKind.Live ? Live : Object];
 
+    /// <summary>Templates from a file, one per line; blank lines and lines starting with '#' are skipped.</summary>
+    public static IReadOnlyList<string> Read(string file)
+    {
+        if (!File.Exists(file)) throw new DreamBoothException($"{file}: prompt file not found.");
+        var lines = File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        return lines.Count > 0 ? lines : throw new DreamBoothException($"{file}: no prompts in the file.");
+    }
+
     /// <summary>Fills a template; a template without <c>{0}</c>/<c>{1}</c> is used as written.</summary>
     public static string Format(string template, string identifier, string classNoun) =>
         template.Replace("{0}", identifier, StringComparison.Ordinal).Replace("{1}", classNoun, StringComparison.Ordinal);

@@ -30,25 +30,7 @@ public static class EvaluationReport
     {
         ["metrics"] = new JsonObject { ["DINO"] = r.Dino, ["CLIP-I"] = r.ClipI, ["CLIP-T"] = r.ClipT, ["PRES"] = r.Pres, ["DIV"] = r.Div },
         ["definitions"] = new JsonObject([.. Definitions.Select(d => KeyValuePair.Create(d.Key, (JsonNode?)d.Value))]),
-        ["settings"] = new JsonObject
-        {
-            ["model"] = s.Model,
-            ["loras"] = new JsonArray([.. s.Loras.Select(l => new JsonObject { ["file"] = l.File, ["scale"] = l.Scale })]),
-            ["seeds"] = new JsonArray([.. s.Seeds.Select(x => (JsonNode)x)]),
-            ["scheduler"] = r.SchedulerClass,
-            ["steps"] = s.Steps,
-            ["guidance_scale"] = s.GuidanceScale,
-            ["width"] = s.Width,
-            ["height"] = s.Height,
-            ["negative_prompt"] = s.NegativePrompt,
-            ["clip_model"] = s.ClipModel,
-            ["dino_model"] = s.DinoModel,
-            ["subject_dir"] = s.SubjectDir,
-            ["identifier"] = s.Identifier,
-            ["class_noun"] = s.ClassNoun,
-            ["subject_kind"] = s.SubjectKind.ToString().ToLowerInvariant(),
-            ["prompt_templates"] = new JsonArray([.. s.PromptTemplates.Select(p => (JsonNode)p)]),
-        },
+        ["settings"] = SettingsJson(s, r.SchedulerClass),
         ["prompts"] = new JsonArray([.. r.Prompts.Select(p => new JsonObject
         {
             ["prompt"] = p.Prompt, ["class_prompt"] = p.ClassPrompt, ["DINO"] = p.Dino, ["CLIP-I"] = p.ClipI, ["CLIP-T"] = p.ClipT,
@@ -57,14 +39,40 @@ public static class EvaluationReport
         ["images"] = new JsonObject { ["rendered"] = r.Rendered, ["reused"] = r.Reused },
     };
 
+    /// <summary>Every setting, as metrics.json records it.</summary>
+    public static JsonObject SettingsJson(EvaluationSettings s, string schedulerClass) => new()
+    {
+        ["model"] = s.Model,
+        ["loras"] = new JsonArray([.. s.Loras.Select(l => new JsonObject { ["file"] = l.File, ["scale"] = l.Scale })]),
+        ["weights"] = new JsonArray([.. s.Weights.Select(w => (JsonNode)w)]),
+        ["seeds"] = new JsonArray([.. s.Seeds.Select(x => (JsonNode)x)]),
+        ["scheduler"] = schedulerClass,
+        ["steps"] = s.Steps,
+        ["guidance_scale"] = s.GuidanceScale,
+        ["width"] = s.Width,
+        ["height"] = s.Height,
+        ["negative_prompt"] = s.NegativePrompt,
+        ["clip_model"] = s.ClipModel,
+        ["dino_model"] = s.DinoModel,
+        ["subject_dir"] = s.SubjectDir,
+        ["identifier"] = s.Identifier,
+        ["class_noun"] = s.ClassNoun,
+        ["subject_kind"] = s.SubjectKind.ToString().ToLowerInvariant(),
+        ["prompt_templates"] = new JsonArray([.. s.PromptTemplates.Select(p => (JsonNode)p)]),
+    };
+
+    /// <summary>The start of a report page, up to and including &lt;body&gt;.</summary>
+    internal static string Head(string title) =>
+        $"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{WebUtility.HtmlEncode(title)}</title>\n" +
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}" +
+        "img{max-width:100%;image-rendering:pixelated}figure{margin:1em 0}</style></head><body>\n";
+
     public static string Html(EvaluationSettings s, EvaluationResult r)
     {
         static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
         static string F(double? x) => x is double v ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "–";
         var html = new StringBuilder();
-        html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>DreamBooth evaluation</title>\n")
-            .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}")
-            .Append("img{max-width:100%;image-rendering:pixelated}figure{margin:1em 0}</style></head><body>\n")
+        html.Append(Head("DreamBooth evaluation"))
             .Append($"<h1>DreamBooth evaluation: {E(s.Identifier)} {E(s.ClassNoun)}</h1>\n<h2>Metrics</h2>\n<table><tr><th>metric</th><th>value</th><th>definition</th></tr>\n");
         foreach (var (name, value) in new[] { ("DINO", (double?)r.Dino), ("CLIP-I", r.ClipI), ("CLIP-T", r.ClipT), ("PRES", r.Pres), ("DIV", r.Div) })
             html.Append($"<tr><td>{name}</td><td>{F(value)}</td><td>{E(Definitions[name])}</td></tr>\n");
@@ -72,6 +80,7 @@ public static class EvaluationReport
         foreach (var (key, value) in new[]
                  {
                      ("model", s.Model), ("LoRA", string.Join(", ", s.Loras.Select(l => $"{l.File}:{l.Scale.ToString(CultureInfo.InvariantCulture)}"))),
+                     ("weights", string.Join(", ", s.Weights)),
                      ("seeds", string.Join(", ", s.Seeds)), ("scheduler", r.SchedulerClass), ("steps", s.Steps.ToString(CultureInfo.InvariantCulture)),
                      ("guidance scale", s.GuidanceScale.ToString(CultureInfo.InvariantCulture)), ("CLIP", s.ClipModel), ("DINO", s.DinoModel),
                      ("subject photos", s.SubjectDir), ("images", $"{r.Rendered} rendered, {r.Reused} reused"),

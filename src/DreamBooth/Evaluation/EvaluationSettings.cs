@@ -14,6 +14,9 @@ public sealed record EvaluationSettings
     /// <summary>LoRA files applied to the model, with their scales.</summary>
     public IReadOnlyList<(string File, double Scale)> Loras { get; init; } = [];
 
+    /// <summary>Fine-tuned weight files loaded over the model (a full fine-tune's checkpoint or final UNet and text encoders).</summary>
+    public IReadOnlyList<string> Weights { get; init; } = [];
+
     public required string Identifier { get; init; }
 
     public required string ClassNoun { get; init; }

@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using DreamBooth.Imaging;
 using DreamBooth.IO;
 using DreamBooth.Pipelines;
+using DreamBooth.Torch;
 
 /// <summary>Where an evaluation is: <paramref name="Stage"/> ("render", "embed"), items done of total.</summary>
 public sealed record EvaluationProgress(string Stage, int Done, int Total, string Item);
@@ -39,7 +40,7 @@ public static class SubjectEvaluation
 
         Directory.CreateDirectory(Path.Combine(outputDir, "images"));
         Directory.CreateDirectory(Path.Combine(outputDir, "grids"));
-        var modelKey = ModelKey(settings);
+        var modelKey = ModelKey(pipe, settings);
         int total = settings.PromptTemplates.Count * settings.Seeds.Count * 2, done = 0, rendered = 0, reused = 0;
         var schedulerClass = settings.Scheduler ?? pipe.SchedulerConfig.ClassName ?? "?";
 
@@ -116,13 +117,21 @@ public static class SubjectEvaluation
             DreamBoothMetrics.Diversity(all.Groups), scores, rendered, reused, schedulerClass);
     }
 
-    // The model's identity for the cache: its path, and each LoRA's path, scale, size and modification time.
-    private static string ModelKey(EvaluationSettings s) =>
-        string.Join("|", [Path.GetFullPath(s.ModelPath), .. s.Loras.Select(l =>
+    // The model's identity for the cache: its path, each LoRA's path and scale, and each LoRA or weight file's size
+    // and modification time (a retrained run rewrites them), and the dtype and device it renders with.
+    private static string ModelKey(StableDiffusionPipeline pipe, EvaluationSettings s)
+    {
+        static string File(string path)
         {
-            var info = new FileInfo(l.File);
-            return $"{info.FullName}:{l.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{info.Length}:{info.LastWriteTimeUtc.Ticks}";
-        })]);
+            var info = new FileInfo(path);
+            return $"{info.FullName}:{info.Length}:{info.LastWriteTimeUtc.Ticks}";
+        }
+        return string.Join("|", [
+            Path.GetFullPath(s.ModelPath), $"{pipe.Unet.ParameterDtype()}@{pipe.Device.type}",
+            .. s.Loras.Select(l => $"{File(l.File)}:{l.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
+            .. s.Weights.Select(File),
+        ]);
+    }
 
     private static string ImageKey(string modelKey, EvaluationSettings s, string prompt, ulong seed)
     {

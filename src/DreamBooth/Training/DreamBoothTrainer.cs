@@ -5,6 +5,7 @@ namespace DreamBooth.Training;
 
 using System.Diagnostics;
 using DreamBooth.Data;
+using DreamBooth.Evaluation;
 using DreamBooth.IO;
 using DreamBooth.Lora;
 using DreamBooth.Models;
@@ -17,12 +18,16 @@ using static TorchSharp.torch;
 /// <summary>Progress of one optimizer step (or a phase message).</summary>
 public sealed record TrainProgress(int Step, int MaxSteps, double Loss, double LearningRate, double StepsPerSecond, long MemoryBytes, string? Phase = null);
 
-/// <summary>What training produced.</summary>
-public sealed record TrainResult(string OutputDir, int Steps, double FinalLoss, double StepsPerSecond, long PeakMemoryBytes, string? WeightsFile);
+/// <summary>What training produced; <paramref name="Recommendation"/> is the checkpoint choice of --eval-at-checkpoints.</summary>
+public sealed record TrainResult(string OutputDir, int Steps, double FinalLoss, double StepsPerSecond, long PeakMemoryBytes, string? WeightsFile,
+                                 CheckpointRecommendation? Recommendation = null);
 
 public sealed class DreamBoothTrainer
 {
     public const string LogFile = "train_log.jsonl";
+
+    /// <summary>Where --eval-at-checkpoints writes, inside the output folder.</summary>
+    public const string EvalFolder = "eval";
     private readonly TrainOptions options;
     private readonly string modelPath;
     private readonly Device device;
@@ -70,10 +75,25 @@ public sealed class DreamBoothTrainer
         if (data.Captioned > 0 && data.Captioned < data.InstanceCount)
             warn($"{data.Captioned} of {data.InstanceCount} instance images have a caption ({o.CaptionExtension} file or {ImageCaptions.MetadataFile}); the others train on the instance prompt.");
 
+        // The evaluation models load before the generator is seeded (building a model draws from it); evaluating
+        // draws nothing from it (generation has its own generator), so the run is the same with or without.
+        using var evalModels = o.EvalAtCheckpoints ? LoadEvaluationModels(Phase, cancel) : null;
+        var evaluation = evalModels is null ? null : new CheckpointEvaluation(evalModels, EvalSettings(), Path.Combine(o.OutputDir, EvalFolder));
+        double lastLoss = double.NaN;
+        int reportedStep = 0;
+        void Evaluate(TrainedState trained)
+        {
+            var text = $"evaluating {trained.Name}";
+            var report = new SyncProgress<EvaluationProgress>(p => progress?.Report(
+                new TrainProgress(reportedStep, o.EffectiveMaxTrainSteps, lastLoss, 0, 0, Environment.WorkingSet, $"{text}: {p.Stage} {p.Done}/{p.Total}")));
+            Validation.InEvalMode(pipe, () => evaluation!.Evaluate(pipe, trained, report, cancel));
+        }
+
         // 3. What trains (the whole UNet, or LoRA adapters; optionally the text encoder). From here on, every random
         //    draw comes from torch's global generator, in the order of diffusers' scripts (see TrainingState).
         TrainingState.SeedGlobalGenerator(seed);
         var trainable = PrepareModels(pipe, frozenDtype);
+        if (evaluation is not null) Evaluate(TrainedState.Base);                   // LoRA adapters start at zero: still the base model
 
         // 4. Optimizer, LR schedule (per optimizer step), loss scaling for fp16, the data loader.
         var adam = new AdamWOptions(o.EffectiveLearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamWeightDecay, o.AdamEpsilon);
@@ -95,6 +115,7 @@ public sealed class DreamBoothTrainer
             {
                 state.Restore(checkpoint);
                 TrainingLog.TruncateAfter(logPath, state.GlobalStep);
+                evaluation?.Resume(state.GlobalStep);
             }
         }
         else if (File.Exists(logPath)) File.Delete(logPath);
@@ -107,7 +128,7 @@ public sealed class DreamBoothTrainer
         //    count is reached or the epoch ends (the micro-batch counter then restarts).
         var clock = Stopwatch.StartNew();
         int startStep = state.GlobalStep, micro = 0, accumulated = 0, n = o.GradientAccumulationSteps;
-        double lossSum = 0, instSum = 0, priorSum = 0, lastLoss = double.NaN;
+        double lossSum = 0, instSum = 0, priorSum = 0;
         long peak = 0;
         while (state.GlobalStep < o.EffectiveMaxTrainSteps)
         {
@@ -133,7 +154,7 @@ public sealed class DreamBoothTrainer
             state.Scaler.Step(optimizer);
             state.Scaler.Update();
             optimizer.ZeroGrad();
-            int step = ++state.GlobalStep;
+            int step = reportedStep = ++state.GlobalStep;
 
             lastLoss = lossSum / accumulated;
             double rate = (step - startStep) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
@@ -144,9 +165,12 @@ public sealed class DreamBoothTrainer
             progress?.Report(new TrainProgress(step, o.EffectiveMaxTrainSteps, lastLoss, lr, rate, Environment.WorkingSet));
 
             if (step % o.CheckpointingSteps == 0)                                         // as diffusers: the last step too
-                store.Save(step, state.Position, dir => SaveCheckpoint(dir, state, pipe), o.CheckpointsTotalLimit);
+            {
+                var saved = store.Save(step, state.Position, dir => SaveCheckpoint(dir, state, pipe), o.CheckpointsTotalLimit);
+                if (evaluation is not null) Evaluate(TrainedState.OfCheckpoint(step, saved)!);
+            }
             if (o.ValidationPrompt is not null && step % o.ValidationSteps == 0 && step < o.EffectiveMaxTrainSteps)
-                Validation.Run(pipe, o, state.Seed, step, textEncoderTrains: o.TrainTextEncoder);
+                Validation.Run(pipe, o, state.Seed, step);
         }
 
         // 8. The result: LoRA weights or a full pipeline folder, validation images, loss curve, model card.
@@ -154,11 +178,43 @@ public sealed class DreamBoothTrainer
         var weightsFile = o.Method == TrainMethod.Lora
             ? SaveLora(pipe, o.OutputDir, o.TrainTextEncoder, o.SaveKohya)
             : PipelineWriter.Write(pipe, o.OutputDir);
-        if (o.ValidationPrompt is not null) Validation.Run(pipe, o, state.Seed, state.GlobalStep, textEncoderTrains: o.TrainTextEncoder);
+        if (o.ValidationPrompt is not null) Validation.Run(pipe, o, state.Seed, state.GlobalStep);
+        CheckpointRecommendation? recommendation = null;
+        if (evaluation is not null)
+        {
+            reportedStep = state.GlobalStep;
+            if (evaluation.Points.All(p => p.Step != state.GlobalStep)) Evaluate(TrainedState.OfFinal(state.GlobalStep, o.OutputDir)!);
+            recommendation = evaluation.WriteReport();
+        }
         TrainingLog.PlotLoss(logPath, Path.Combine(o.OutputDir, "loss.png"));
         double finalRate = (state.GlobalStep - startStep) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
         ModelCard.Write(o, concepts, data.Captioned, modelPath, pipe.Name, pipe.TextEncoder2 is not null, state.Seed, state.GlobalStep, finalRate);
-        return new TrainResult(o.OutputDir, state.GlobalStep, lastLoss, finalRate, Math.Max(peak, Environment.WorkingSet), weightsFile);
+        return new TrainResult(o.OutputDir, state.GlobalStep, lastLoss, finalRate, Math.Max(peak, Environment.WorkingSet), weightsFile, recommendation);
+    }
+
+    private EvaluationModels LoadEvaluationModels(Action<string> phase, CancellationToken cancel)
+    {
+        phase("loading evaluation models");
+        var clip = EvaluationModels.Locate(options.EvalClipModel, withTokenizer: true, cancel);
+        return EvaluationModels.Load(clip, EvaluationModels.Locate(options.EvalDinoModel, withTokenizer: false, cancel), device);
+    }
+
+    // What --eval-at-checkpoints renders: the same prompts × seeds for every state, scored against the instance photos.
+    private EvaluationSettings EvalSettings()
+    {
+        var (identifier, classNoun) = options.EvalSubject();
+        return new EvaluationSettings
+        {
+            Model = options.PretrainedModelNameOrPath ?? modelPath, ModelPath = modelPath, Identifier = identifier, ClassNoun = classNoun,
+            PromptTemplates = options.EvalPrompts is { } file ? EvaluationPrompts.Read(file) : EvaluationPrompts.Tutorial,
+            Seeds = [.. Enumerable.Range(0, options.EvalSeeds).Select(i => (ulong)i)], Steps = options.EvalInferenceSteps,
+            SubjectDir = options.InstanceDataDir!, ClipModel = options.EvalClipModel, DinoModel = options.EvalDinoModel,
+        };
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     // Wrong kernels would train silently on garbage gradients: check them in each dtype the step uses.
@@ -216,9 +272,9 @@ public sealed class DreamBoothTrainer
             if (pipe.TextEncoder2 is { } te2) te2.GradientCheckpointing = o.GradientCheckpointing;
             foreach (var te in textEncoders) te.train();
         }
-        string[] prefixes = ["text_encoder.", "text_encoder_2."];
-        return Trainable("unet.", unet)
-            .Concat(o.TrainTextEncoder ? textEncoders.SelectMany((te, i) => Trainable(prefixes[i], te)) : [])
+        return TrainingState.Components(pipe)
+            .Where(c => c.Module == unet || o.TrainTextEncoder)
+            .SelectMany(c => Trainable(c.Prefix, c.Module))
             .ToList();
     }
 

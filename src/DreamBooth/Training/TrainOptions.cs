@@ -25,8 +25,8 @@ public sealed partial record TrainOptions
     [TrainOption("variant", "Weight variant to load, e.g. fp16", Value = "NAME")]
     public string? Variant { get; init; }
 
-    [TrainOption("concepts_list", "JSON or YAML list of subjects to train together, each with instance_prompt, instance_data_dir, " +
-        "class_prompt and class_data_dir; replaces those four options", Value = "FILE", ExistingFile = true)]
+    [TrainOption("concepts_list", "JSON/YAML list of subjects to train together (instance_prompt, instance_data_dir, class_prompt, " +
+        "class_data_dir each)", Value = "FILE", ExistingFile = true)]
     public string? ConceptsList { get; init; }
 
     [TrainOption("instance_data_dir", "Folder with 3–10 photos of the subject", Value = "DIR", Required = true, Folder = true, MustExist = true,
@@ -37,8 +37,7 @@ public sealed partial record TrainOptions
         Required = true, Example = "a photo of sks dog", Unless = "concepts_list")]
     public string? InstancePrompt { get; init; }
 
-    [TrainOption("caption_extension", "Per-image captions: the file IMAGE_STEM + this beside an instance image holds its caption " +
-        "(else metadata.jsonl's text for it, else the instance prompt)", Value = "EXT")]
+    [TrainOption("caption_extension", "Caption file beside each instance image (IMAGE_STEM + this); else metadata.jsonl, else the instance prompt", Value = "EXT")]
     public string CaptionExtension { get; init; } = ".txt";
 
     [TrainOption("identifier", "The subject's identifier, e.g. sks: fills {identifier} in captions", Value = "TOKEN")]
@@ -170,6 +169,26 @@ public sealed partial record TrainOptions
     [TrainOption("validation_inference_steps", "Denoising steps per validation image", Value = "N", Min = 1, When = "validation_prompt")]
     public int ValidationInferenceSteps { get; init; } = 25;
 
+    [TrainOption("eval_at_checkpoints", "Score base, checkpoints and final weights (DINO, CLIP-I, CLIP-T, PRES, DIV) into OUTPUT/eval and " +
+        "recommend a checkpoint")]
+    public bool EvalAtCheckpoints { get; init; }
+
+    [TrainOption("eval_prompts", "Evaluation prompt templates, one per line, {0} = identifier, {1} = class noun", Value = "FILE",
+        When = "eval_at_checkpoints", DefaultText = "evaluate's four style prompts")]
+    public string? EvalPrompts { get; init; }
+
+    [TrainOption("eval_seeds", "Evaluation seeds per prompt: 0 to N-1", Value = "N", Min = 1, When = "eval_at_checkpoints")]
+    public int EvalSeeds { get; init; } = 2;
+
+    [TrainOption("eval_inference_steps", "Denoising steps per evaluation image", Value = "N", Min = 1, When = "eval_at_checkpoints")]
+    public int EvalInferenceSteps { get; init; } = 25;
+
+    [TrainOption("eval_clip_model", "CLIPModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
+    public string EvalClipModel { get; init; } = "openai/clip-vit-base-patch32";
+
+    [TrainOption("eval_dino_model", "DINO ViTModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
+    public string EvalDinoModel { get; init; } = "facebook/dino-vits16";
+
     [TrainOption("rank", "LoRA rank", Value = "R", Min = 1)]
     public int Rank { get; init; } = 4;
 
@@ -212,6 +231,27 @@ public sealed partial record TrainOptions
     /// <summary>LoRA alpha: <see cref="LoraAlpha"/>, or the rank (scale 1), as diffusers' LoRA scripts.</summary>
     public double EffectiveLoraAlpha => LoraAlpha ?? Rank;
 
+    /// <summary>
+    /// The subject as the evaluation prompts name it: <see cref="Identifier"/>, else the one word of the instance
+    /// prompt that the class prompt lacks, else "sks"; <see cref="ClassNoun"/>, else the instance prompt's word
+    /// after the identifier ("a photo of sks dog": sks, dog).
+    /// </summary>
+    public (string Identifier, string ClassNoun) EvalSubject()
+    {
+        static string[] Words(string? text) =>
+            (text ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => w.Trim(',', '.', ';', ':', '!', '?')).Where(w => w.Length > 0).ToArray();
+        var words = Words(InstancePrompt);
+        var missing = WithPriorPreservation ? words.Except(Words(ClassPrompt), StringComparer.Ordinal).ToList() : [];
+        var identifier = Identifier ?? (missing.Count == 1 ? missing[0] : "sks");
+        int at = Array.IndexOf(words, identifier);
+        if (ClassNoun is { } noun) return (identifier, noun);
+        if (at < 0 || at == words.Length - 1)
+            throw new TrainOptionException($"{{0}} needs the subject's class noun: the identifier '{TrainOptionException.Literal(identifier)}' " +
+                                           "is not followed by a word in {1}; give {2} (and {3} if the identifier is not right).",
+                                           "eval_at_checkpoints", "instance_prompt", "class_noun", "identifier");
+        return (identifier, words[at + 1]);
+    }
+
     private static bool SameFolder(string a, string b)
     {
         static string Real(string p)
@@ -249,22 +289,32 @@ public sealed partial record TrainOptions
                 throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.ClassDataDir) + ": is the instance folder ({1}); generated class images would mix with the photos. Choose another folder.", "class_data_dir", "instance_data_dir");
             if (options.WithPriorPreservation && SameFolder(options.OutputDir, options.ClassDataDir!))
                 throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + ": is the class-image folder ({1}); training outputs would become class images. Choose another folder.", "output_dir", "class_data_dir");
-            return options;
         }
-        // The same checks across the concepts: any concept's class folder against every concept's photos.
-        var concepts = options.Concepts();
-        var where = options.ConceptsList;
-        for (int i = 0; i < concepts.Count; i++)
+        else
         {
-            var c = concepts[i];
-            if (SameFolder(options.OutputDir, c.InstanceDataDir))
-                throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + $": is the instance folder of concept {i + 1} in {TrainOptionException.Literal(where)}; training would write its outputs among the photos. Choose another folder.", "output_dir");
-            if (c.ClassDataDir is not { } classDir) continue;
-            if (SameFolder(options.OutputDir, classDir))
-                throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + $": is the class-image folder of concept {i + 1} in {TrainOptionException.Literal(where)}; training outputs would become class images. Choose another folder.", "output_dir");
-            var photos = concepts.Select((other, j) => (other, j)).FirstOrDefault(o => SameFolder(classDir, o.other.InstanceDataDir));
-            if (photos.other is not null)
-                throw new DreamBoothException($"{where}: concept {i + 1}: class_data_dir {classDir}: is the instance folder of concept {photos.j + 1}; generated class images would mix with the photos. Choose another folder.");
+            // The same checks across the concepts: any concept's class folder against every concept's photos.
+            var concepts = options.Concepts();
+            var where = options.ConceptsList;
+            for (int i = 0; i < concepts.Count; i++)
+            {
+                var c = concepts[i];
+                if (SameFolder(options.OutputDir, c.InstanceDataDir))
+                    throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + $": is the instance folder of concept {i + 1} in {TrainOptionException.Literal(where)}; training would write its outputs among the photos. Choose another folder.", "output_dir");
+                if (c.ClassDataDir is not { } classDir) continue;
+                if (SameFolder(options.OutputDir, classDir))
+                    throw new TrainOptionException("{0} " + TrainOptionException.Literal(options.OutputDir) + $": is the class-image folder of concept {i + 1} in {TrainOptionException.Literal(where)}; training outputs would become class images. Choose another folder.", "output_dir");
+                var photos = concepts.Select((other, j) => (other, j)).FirstOrDefault(o => SameFolder(classDir, o.other.InstanceDataDir));
+                if (photos.other is not null)
+                    throw new DreamBoothException($"{where}: concept {i + 1}: class_data_dir {classDir}: is the instance folder of concept {photos.j + 1}; generated class images would mix with the photos. Choose another folder.");
+            }
+        }
+        if (options.EvalAtCheckpoints)
+        {
+            if (options.ConceptsList is not null)
+                throw new TrainOptionException("{0} evaluates one subject against its instance photos; it cannot be combined with {1}.", "eval_at_checkpoints", "concepts_list");
+            options.EvalSubject();
+            if (options.EvalPrompts is { } prompts && !File.Exists(prompts))
+                throw new TrainOptionException("{0} " + TrainOptionException.Literal(prompts) + ": file not found.", "eval_prompts");
         }
         return options;
     }

@@ -1,6 +1,5 @@
 namespace DreamBooth.Training;
 
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DreamBooth.Imaging;
@@ -78,50 +77,18 @@ public sealed class TrainingLog : IDisposable
         return result;
     }
 
-    /// <summary>A loss-curve PNG (raw loss and a moving average) drawn with SkiaSharp.</summary>
+    /// <summary>A loss-curve PNG: the raw loss and a moving average.</summary>
     public static void PlotLoss(string logPath, string pngPath, int width = 800, int height = 400)
     {
         if (!File.Exists(logPath)) return;
         var points = Read(logPath).Where(p => double.IsFinite(p.Loss)).ToList();
         if (points.Count == 0) return;
-        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
-        var canvas = surface.Canvas;
-        canvas.Clear(SKColors.White);
-        const float margin = 50;
-        double maxStep = Math.Max(1, points[^1].Step), minLoss = points.Min(p => p.Loss), maxLoss = points.Max(p => p.Loss);
-        if (maxLoss - minLoss < 1e-12) (minLoss, maxLoss) = (minLoss - 0.5, maxLoss + 0.5);
-        float X(double s) => margin + (float)(s / maxStep * (width - 2 * margin));
-        float Y(double l) => height - margin - (float)((l - minLoss) / (maxLoss - minLoss) * (height - 2 * margin));
-        using var axis = new SKPaint { Color = SKColors.Gray, StrokeWidth = 1, IsAntialias = true };
-        canvas.DrawLine(margin, height - margin, width - margin, height - margin, axis);
-        canvas.DrawLine(margin, margin, margin, height - margin, axis);
-        using var font = new SKFont { Size = 12 };
-        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        canvas.DrawText($"loss {maxLoss.ToString("G4", CultureInfo.InvariantCulture)}", 4, margin - 8, font, text);
-        canvas.DrawText($"{minLoss.ToString("G4", CultureInfo.InvariantCulture)}", 4, height - margin + 14, font, text);
-        canvas.DrawText($"step {maxStep}", width - margin - 40, height - margin + 30, font, text);
-        DrawSeries(canvas, points.Select(p => (p.Step, p.Loss)).ToList(), X, Y, new SKColor(120, 160, 220));
         int window = Math.Max(1, points.Count / 20);
-        var smooth = points.Select((p, i) => (p.Step, points.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average(q => q.Loss))).ToList();
-        DrawSeries(canvas, smooth, X, Y, new SKColor(200, 60, 40));
-        using var image = surface.Snapshot();
-        using var pixels = image.PeekPixels();
-        var rgb = new RgbImage(width, height);
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                var c = pixels.GetPixelColor(x, y);
-                rgb.SetPixel(x, y, c.Red, c.Green, c.Blue);
-            }
-        PngWriter.Write(pngPath, rgb);
-    }
-
-    private static void DrawSeries(SKCanvas canvas, List<(int Step, double Loss)> series, Func<double, float> x, Func<double, float> y, SKColor color)
-    {
-        using var paint = new SKPaint { Color = color, StrokeWidth = 1.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };
-        using var path = new SKPath();
-        path.MoveTo(x(series[0].Step), y(series[0].Loss));
-        foreach (var (s, l) in series.Skip(1)) path.LineTo(x(s), y(l));
-        canvas.DrawPath(path, paint);
+        var smooth = points.Select((p, i) => ((double)p.Step, points.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average(q => q.Loss))).ToList();
+        var panel = new PlotPanel("loss", [
+            new PlotSeries("loss", [.. points.Select(p => ((double)p.Step, p.Loss))], new SKColor(120, 160, 220)),
+            new PlotSeries($"moving average ({window})", smooth, new SKColor(200, 60, 40)),
+        ]);
+        PngWriter.Write(pngPath, LinePlot.Draw([panel], "step", width: width, panelHeight: height));
     }
 }

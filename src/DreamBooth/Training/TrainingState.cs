@@ -3,6 +3,7 @@ namespace DreamBooth.Training;
 
 using System.Text.Json;
 using DreamBooth.IO;
+using DreamBooth.Pipelines;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,7 +24,10 @@ public sealed record TrainerState(int GlobalStep, ulong Seed, string Method, Loa
 public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable,
                                   IOptimizer optimizer, GradScaler scaler, ShuffledBatches loader)
 {
-    private const string WeightsFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors",
+    /// <summary>The trainable weights in a checkpoint, named as <see cref="Components"/> prefixes them.</summary>
+    public const string WeightsFile = "trainable.safetensors";
+
+    private const string OptimizerFile = "optimizer.safetensors",
                          ScalerFile = "scaler.json", RngFile = "rng.json";
 
     public ulong Seed { get; private set; } = seed;
@@ -58,6 +62,24 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
         optimizer.Save(Path.Combine(dir, OptimizerFile));
         AtomicFile.WriteAllText(Path.Combine(dir, ScalerFile), JsonSerializer.Serialize(scaler.State));
         RngState.Capture().Save(Path.Combine(dir, RngFile));
+    }
+
+    /// <summary>The pipeline's trainable models with the prefix of their parameters' names in a checkpoint.</summary>
+    public static IEnumerable<(string Prefix, nn.Module Module)> Components(StableDiffusionPipeline pipe) =>
+        new (string, nn.Module?)[] { ("unet.", pipe.Unet), ("text_encoder.", pipe.TextEncoder), ("text_encoder_2.", pipe.TextEncoder2) }
+            .Where(c => c.Item2 is not null).Select(c => (c.Item1, c.Item2!));
+
+    /// <summary>Loads a checkpoint's trainable weights into <paramref name="pipe"/> (a full fine-tune's, to evaluate them).</summary>
+    public static void LoadWeights(string checkpoint, StableDiffusionPipeline pipe)
+    {
+        var parameters = Components(pipe)
+            .SelectMany(c => c.Module.named_parameters().Select(p => (Name: c.Prefix + p.name, Tensor: (Tensor)p.parameter)))
+            .ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal);
+        var file = Path.Combine(checkpoint, WeightsFile);
+        using var weights = SafeTensorsFile.Open(file);
+        foreach (var t in weights.Tensors)
+            weights.ReadInto(t.Name, parameters.GetValueOrDefault(t.Name)
+                ?? throw new DreamBoothException($"{file}: '{t.Name}' is not a weight of {pipe.Name}; was the run trained on another base model?"));
     }
 
     /// <summary>Puts a checkpoint back: the same trainable names are required (same method, rank, targets).</summary>

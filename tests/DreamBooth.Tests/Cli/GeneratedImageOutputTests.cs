@@ -27,7 +27,7 @@ public sealed class GeneratedImageOutputTests : IDisposable
         var generated = Generate("generate", "-p", "a sks dog", "--seed", "11", "--steps", "2", "--num-images", "2");
         using var pipe = PipelineLoader.Load(Fixtures.Path("sd15-tiny"));
         var options = new TrainOptions { ValidationPrompt = "a sks dog", ValidationInferenceSteps = 2, NumValidationImages = 2, OutputDir = Path.Combine(dir, "train") };
-        var grid = Validation.Run(pipe, options, seed: 11, step: 5, textEncoderTrains: false);
+        var grid = Validation.Run(pipe, options, seed: 11, step: 5);
         Assert.Equal(Path.Combine(dir, "train", "validation", "step-000005.png"), grid);
 
         var fromGenerate = Infotext.Parse(PngText.Read(Path.Combine(generated, "00000-11.png"))["parameters"]);
