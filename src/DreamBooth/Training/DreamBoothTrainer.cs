@@ -94,6 +94,8 @@ public sealed class DreamBoothTrainer
         TrainingState.SeedGlobalGenerator(seed);
         var trainable = PrepareModels(pipe, frozenDtype);
         if (evaluation is not null) Evaluate(TrainedState.Base);                   // LoRA adapters start at zero: still the base model
+        // As train_text_to_image.py's --use_ema: the average starts at the base UNet and is saved with its config.
+        using var ema = o.UseEma ? new EmaModel(pipe.Unet, o.EmaDecay, Path.Combine(pipe.ConfigFolder, "unet", "config.json")) : null;
 
         // 4. Optimizer, LR schedule (per optimizer step), loss scaling for fp16, the data loader.
         var adam = new AdamWOptions(o.EffectiveLearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamWeightDecay, o.AdamEpsilon);
@@ -103,7 +105,7 @@ public sealed class DreamBoothTrainer
         int numTrainTimesteps = noiseScheduler.Config.NumTrainTimesteps ?? 1000;
         using var cache = o.CacheLatents ? new LatentCache(data, pipe.Vae, frozenDtype) : null;
         var loader = new ShuffledBatches(data.Count, o.TrainBatchSize, i => cache?.Choice ?? data.Choose(i, null));
-        var state = new TrainingState(seed, o.Method.ToString(), trainable, optimizer, new GradScaler(enabled: o.MixedPrecision == "fp16"), loader);
+        var state = new TrainingState(seed, o.Method.ToString(), trainable, optimizer, new GradScaler(enabled: o.MixedPrecision == "fp16"), loader, ema);
 
         // 5. Resume, or start a new log.
         var logPath = Path.Combine(o.OutputDir, LogFile);
@@ -119,7 +121,7 @@ public sealed class DreamBoothTrainer
             }
         }
         else if (File.Exists(logPath)) File.Delete(logPath);
-        using var log = new TrainingLog(logPath);
+        using var log = new TrainingLog(logPath, o.ReportTo == "tensorboard" ? o.TensorBoardDir : null, state.GlobalStep);
 
         // 6. Conditioning. A frozen text encoder's embeddings are the same every step: compute them once.
         using var conditioner = new Conditioner(pipe, o.TrainTextEncoder, data.Prompts, resolution);
@@ -154,6 +156,7 @@ public sealed class DreamBoothTrainer
             state.Scaler.Step(optimizer);
             state.Scaler.Update();
             optimizer.ZeroGrad();
+            ema?.Step();                                                                 // every step, as after sync_gradients
             int step = reportedStep = ++state.GlobalStep;
 
             lastLoss = lossSum / accumulated;
@@ -170,15 +173,16 @@ public sealed class DreamBoothTrainer
                 if (evaluation is not null) Evaluate(TrainedState.OfCheckpoint(step, saved)!);
             }
             if (o.ValidationPrompt is not null && step % o.ValidationSteps == 0 && step < o.EffectiveMaxTrainSteps)
-                Validation.Run(pipe, o, state.Seed, step);
+                log.Image("validation", step, Validate(pipe, state, ema, step));
         }
 
         // 8. The result: LoRA weights or a full pipeline folder, validation images, loss curve, model card.
         pipe.Unet.eval();
+        ema?.CopyTo();                                                                   // the saved model is the average
         var weightsFile = o.Method == TrainMethod.Lora
             ? SaveLora(pipe, o.OutputDir, o.TrainTextEncoder, o.SaveKohya)
             : PipelineWriter.Write(pipe, o.OutputDir);
-        if (o.ValidationPrompt is not null) Validation.Run(pipe, o, state.Seed, state.GlobalStep);
+        if (o.ValidationPrompt is not null) log.Image("test", state.GlobalStep, Validate(pipe, state, null, state.GlobalStep));
         CheckpointRecommendation? recommendation = null;
         if (evaluation is not null)
         {
@@ -215,6 +219,13 @@ public sealed class DreamBoothTrainer
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
+    }
+
+    // Validation images; with EMA, of the averaged weights (train_text_to_image.py's store, copy_to, restore).
+    private string Validate(StableDiffusionPipeline pipe, TrainingState state, EmaModel? ema, int step)
+    {
+        string Run() => Validation.Run(pipe, options, state.Seed, step);
+        return ema is null ? Run() : ema.WithAverages(Run);
     }
 
     // Wrong kernels would train silently on garbage gradients: check them in each dtype the step uses.

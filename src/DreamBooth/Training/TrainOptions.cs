@@ -147,6 +147,13 @@ public sealed partial record TrainOptions
     [TrainOption("max_grad_norm", "Gradient clipping norm", Value = "N", Positive = true)]
     public double MaxGradNorm { get; init; } = 1.0;
 
+    /// <summary>diffusers' EMAModel as train_text_to_image.py uses it; the saved pipeline holds the average.</summary>
+    [TrainOption("use_ema", "Keep an exponential moving average of the UNet's weights and save it as the model (full fine-tuning)")]
+    public bool UseEma { get; init; }
+
+    [TrainOption("ema_decay", "Largest EMA decay; each step uses min(decay, (1 + s)/(10 + s))", Value = "D", Min = 0, Below = 1, When = "use_ema")]
+    public double EmaDecay { get; init; } = 0.9999;
+
     /// <summary>"no", "fp16" or "bf16": frozen weights in that dtype, trainable weights in fp32.</summary>
     [TrainOption("mixed_precision", "frozen weights in half precision, trainable ones in fp32; use no on CPUs", Value = "MODE", Choices = "no|fp16|bf16")]
     public string MixedPrecision { get; init; } = "no";
@@ -189,6 +196,14 @@ public sealed partial record TrainOptions
     [TrainOption("eval_dino_model", "DINO ViTModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
     public string EvalDinoModel { get; init; } = "facebook/dino-vits16";
 
+    // diffusers' scripts default to tensorboard; here train_log.jsonl is always written and event files are asked for.
+    [TrainOption("report_to", "also log loss, lr, grad norm and validation images as TensorBoard event files (train_log.jsonl is always written)",
+        Value = "NAME", Choices = "none|tensorboard")]
+    public string ReportTo { get; init; } = "none";
+
+    [TrainOption("logging_dir", "TensorBoard folder, relative to the output folder", Value = "DIR")]
+    public string LoggingDir { get; init; } = "logs";
+
     [TrainOption("rank", "LoRA rank", Value = "R", Min = 1)]
     public int Rank { get; init; } = 4;
 
@@ -227,6 +242,10 @@ public sealed partial record TrainOptions
 
     /// <summary>The optimizer steps: <see cref="MaxTrainSteps"/>, or 300 (full) or 500 (LoRA).</summary>
     public int EffectiveMaxTrainSteps => MaxTrainSteps ?? (Method == TrainMethod.Full ? 300 : 500);
+
+    /// <summary>Where event files go with --report-to tensorboard: <see cref="LoggingDir"/> under <see cref="OutputDir"/> (as
+    /// diffusers' Path(output_dir, logging_dir): an absolute one stays as it is), in the tracker's folder as accelerate names it.</summary>
+    public string TensorBoardDir => Path.Combine(OutputDir, LoggingDir, Method == TrainMethod.Lora ? "dreambooth-lora" : "dreambooth");
 
     /// <summary>LoRA alpha: <see cref="LoraAlpha"/>, or the rank (scale 1), as diffusers' LoRA scripts.</summary>
     public double EffectiveLoraAlpha => LoraAlpha ?? Rank;
@@ -308,6 +327,10 @@ public sealed partial record TrainOptions
                     throw new DreamBoothException($"{where}: concept {i + 1}: class_data_dir {classDir}: is the instance folder of concept {photos.j + 1}; generated class images would mix with the photos. Choose another folder.");
             }
         }
+        if (options.UseEma && options.Method == TrainMethod.Lora)
+            throw new TrainOptionException("{0} works with full fine-tuning only ({1} full); diffusers' LoRA scripts keep no average of the adapters.", "use_ema", "method");
+        if (options.ReportTo == "tensorboard" && File.Exists(Path.Combine(options.OutputDir, options.LoggingDir)))
+            throw new TrainOptionException("{0} " + TrainOptionException.Literal(Path.Combine(options.OutputDir, options.LoggingDir)) + ": is a file, not a folder.", "logging_dir");
         if (options.EvalAtCheckpoints)
         {
             if (options.ConceptsList is not null)

@@ -3,21 +3,37 @@ namespace DreamBooth.Training;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DreamBooth.Imaging;
+using DreamBooth.IO;
 using SkiaSharp;
 
-/// <summary>OUTPUT/train_log.jsonl: one JSON object per optimizer step (step, loss, lr, …), flushed as written.</summary>
+/// <summary>
+/// OUTPUT/train_log.jsonl: one JSON object per optimizer step (step, loss, lr, …), flushed as written; optionally also
+/// TensorBoard event files (loss, lr, grad_norm and validation images), as diffusers' scripts log with --report_to tensorboard.
+/// </summary>
 public sealed class TrainingLog : IDisposable
 {
     private readonly string path;
+    private readonly EventFileWriter? events;
     private StreamWriter writer;
     private int lastStep;
 
-    public TrainingLog(string path)
+    /// <param name="tensorBoardDir">Where to start a new event file; null for the jsonl log alone.</param>
+    /// <param name="startStep">The step the run continues from (0 for a new run): TensorBoard drops what earlier event
+    /// files in the folder logged after it, as the jsonl log drops those lines.</param>
+    public TrainingLog(string path, string? tensorBoardDir = null, int startStep = 0)
     {
         this.path = path;
         lastStep = File.Exists(path) ? Read(path).Select(e => e.Step).DefaultIfEmpty(0).Max() : 0;
         writer = Open(path);
+        if (tensorBoardDir is not null)
+        {
+            events = new EventFileWriter(tensorBoardDir);
+            events.SessionStart(startStep + 1);
+        }
     }
+
+    /// <summary>The event file being written, or null without TensorBoard logging.</summary>
+    public string? EventFile => events?.Path;
 
     private static StreamWriter Open(string path) =>
         new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new System.Text.UTF8Encoding(false));
@@ -46,9 +62,30 @@ public sealed class TrainingLog : IDisposable
         };
         writer.WriteLine(line.ToJsonString());
         writer.Flush();
+        if (events is null) return;
+        events.Scalar("loss", step, loss);
+        events.Scalar("lr", step, lr);
+        events.Scalar("grad_norm", step, gradNorm);
     }
 
-    public void Dispose() => writer.Dispose();
+    /// <summary>A validation grid (a PNG file) as a TensorBoard image; nothing without TensorBoard logging.</summary>
+    public void Image(string tag, int step, string pngPath)
+    {
+        if (events is null) return;
+        var png = File.ReadAllBytes(pngPath);
+        // The size is in the IHDR chunk, which a PNG starts with: 8-byte signature, length, "IHDR", width, height.
+        if (png.Length < 24 || png[12] != 'I' || png[13] != 'H' || png[14] != 'D' || png[15] != 'R')
+            throw new InvalidOperationException($"{pngPath}: not a PNG file.");
+        int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16));
+        int height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
+        events.Image(tag, step, png, width, height);
+    }
+
+    public void Dispose()
+    {
+        writer.Dispose();
+        events?.Dispose();
+    }
 
     /// <summary>Keeps the lines of steps ≤ <paramref name="step"/> (a resumed run rewrites the rest).</summary>
     public static void TruncateAfter(string path, int step)

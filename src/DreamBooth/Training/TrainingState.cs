@@ -11,8 +11,8 @@ using static TorchSharp.torch;
 public sealed record TrainerState(int GlobalStep, ulong Seed, string Method, LoaderState Loader);
 
 /// <summary>
-/// The trainable parameters, optimizer, loss scaler, data loader position, step and seed of one run, saved to and
-/// restored from a checkpoint folder so a resumed run continues bit for bit.
+/// The trainable parameters, optimizer, loss scaler, data loader position, step, seed and (with --use-ema) the UNet's
+/// moving average of one run, saved to and restored from a checkpoint folder so a resumed run continues bit for bit.
 /// </summary>
 /// <remarks>
 /// The seed rules, all here: like diffusers' scripts, torch's global generator is seeded once with the run's seed —
@@ -22,7 +22,7 @@ public sealed record TrainerState(int GlobalStep, ulong Seed, string Method, Loa
 /// validation images use the run's seed.
 /// </remarks>
 public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable,
-                                  IOptimizer optimizer, GradScaler scaler, ShuffledBatches loader)
+                                  IOptimizer optimizer, GradScaler scaler, ShuffledBatches loader, EmaModel? ema = null)
 {
     /// <summary>The trainable weights in a checkpoint, named as <see cref="Components"/> prefixes them.</summary>
     public const string WeightsFile = "trainable.safetensors";
@@ -42,6 +42,8 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
 
     public ShuffledBatches Loader => loader;
 
+    public EmaModel? Ema => ema;
+
     /// <summary>Seeds torch's global generator as <c>accelerate.utils.set_seed</c> does.</summary>
     public static void SeedGlobalGenerator(ulong seed) => manual_seed(unchecked((long)seed));
 
@@ -55,13 +57,15 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
 
     public TrainerState Position => new(GlobalStep, Seed, method, loader.State);
 
-    /// <summary>Writes weights, optimizer, scaler and generator state into <paramref name="dir"/> (trainer_state.json is the store's).</summary>
+    /// <summary>Writes weights, optimizer, scaler, generator state and the EMA (as diffusers, in unet_ema/) into <paramref name="dir"/>
+    /// (trainer_state.json is the store's).</summary>
     public void Save(string dir)
     {
         SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), trainable.ToDictionary(p => p.Name, p => (Tensor)p.Parameter));
         optimizer.Save(Path.Combine(dir, OptimizerFile));
         AtomicFile.WriteAllText(Path.Combine(dir, ScalerFile), JsonSerializer.Serialize(scaler.State));
         RngState.Capture().Save(Path.Combine(dir, RngFile));
+        ema?.SavePretrained(Path.Combine(dir, EmaModel.UnetFolder));
     }
 
     /// <summary>The pipeline's trainable models with the prefix of their parameters' names in a checkpoint.</summary>
@@ -99,6 +103,7 @@ public sealed class TrainingState(ulong seed, string method, IReadOnlyList<(stri
             foreach (var (name, p) in trainable) weights.ReadInto(name, p);
         }
         optimizer.Load(Path.Combine(checkpoint, OptimizerFile));
+        ema?.LoadPretrained(Path.Combine(checkpoint, EmaModel.UnetFolder));
         var scalerState = JsonSerializer.Deserialize<GradScalerState>(File.ReadAllText(Path.Combine(checkpoint, ScalerFile)));
         if (scalerState is not null) scaler.Load(scalerState);
         RngState.Load(Path.Combine(checkpoint, RngFile)).Restore();

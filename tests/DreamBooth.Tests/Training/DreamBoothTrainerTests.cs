@@ -239,6 +239,109 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
         Assert.False(before.Read("conv_in.weight").equal(after.Read("conv_in.weight")).all().item<bool>(), "the UNet did not change");
     }
 
+    // The trainer steps the average once per optimizer step on the weights of that step (read back from a checkpoint
+    // per step) and saves it as the model and, in each checkpoint, as diffusers' unet_ema folder.
+    [Fact]
+    public void Train_FullWithEma_AverageOfEachStepsWeightsIsTheSavedModel()
+    {
+        const int steps = 3;
+        var o = Options("ema", steps, TrainMethod.Full) with { UseEma = true, CheckpointingSteps = 1 };
+        var result = Trainer(o).Run();
+        var checkpoints = new CheckpointStore(o.OutputDir).List();
+        Assert.Equal(Enumerable.Range(1, steps), checkpoints.Select(c => c.Step));
+
+        var saved = Read(result.WeightsFile!);
+        var ema = Read(Path.Combine(checkpoints[^1].Path, EmaModel.UnetFolder, EmaModel.WeightsFile));
+        Assert.Equal(saved.Keys.Order(), ema.Keys.Order());
+        foreach (var (name, t) in saved) Assert.True(TensorAssert.Same(t, ema[name]), $"{name}: the model is not the checkpoint's average");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoints[^1].Path, EmaModel.UnetFolder, "config.json")))!;
+        Assert.Equal(steps, (int?)config["optimization_step"]);
+        Assert.Equal(0.9999, (double?)config["decay"]);
+        Assert.Equal("UNet2DConditionModel", (string?)config["_class_name"]);
+
+        // e₁ = w₁, then eₖ = eₖ₋₁ − (1 − dₖ)(eₖ₋₁ − wₖ) with dₖ = min(0.9999, k/(9 + k)), in float64.
+        var trained = checkpoints.Select(c => Read(Path.Combine(c.Path, "trainable.safetensors"))).ToList();
+        bool differs = false;
+        foreach (var name in trained[0].Keys.Where(k => k.StartsWith("unet.", StringComparison.Ordinal)).Select(k => k["unet.".Length..]))
+        {
+            var expected = trained[0]["unet." + name].to(ScalarType.Float64);
+            for (int k = 2; k <= steps; k++)
+                expected = expected - (1 - Math.Min(0.9999, k / (9.0 + k))) * (expected - trained[k - 1]["unet." + name].to(ScalarType.Float64));
+            var error = TensorAssert.MaxAbsDiff(saved[name], expected);
+            Assert.True(error < 1e-6, $"{name}: off the EMA recurrence by {error}");
+            differs |= !TensorAssert.Same(saved[name], trained[^1]["unet." + name]);
+        }
+        Assert.True(differs, "the saved model is the last step's weights, not their average");
+    }
+
+    // Validation on the average puts the trained weights back bit for bit, and a resumed run restores the average.
+    [Fact]
+    public void Train_FullWithEma_ValidatedThenResumed_EndsBitwiseEqualToAStraightRun()
+    {
+        const int steps = 4;
+        var straight = Options("ema-straight", steps, TrainMethod.Full) with
+        {
+            UseEma = true, ValidationPrompt = "a sks dog", ValidationSteps = 1, NumValidationImages = 1, ValidationInferenceSteps = 2,
+        };
+        var a = Trainer(straight).Run();
+        var first = Options("ema-resumed", 2, TrainMethod.Full) with { UseEma = true };
+        Trainer(first).Run();
+        var b = Trainer(first with { MaxTrainSteps = steps, ResumeFromCheckpoint = "latest" }).Run();
+
+        foreach (var file in new[] { Path.Combine("unet", EmaModel.WeightsFile), Path.Combine($"checkpoint-{steps}", "trainable.safetensors") })
+        {
+            var x = Read(Path.Combine(straight.OutputDir, file));
+            var y = Read(Path.Combine(first.OutputDir, file));
+            foreach (var (name, t) in x) Assert.True(TensorAssert.Same(t, y[name]), $"{file}: {name} differs");
+        }
+        Assert.True(File.Exists(Path.Combine(straight.OutputDir, "validation", "step-000002.png")));
+        Assert.Equal(a.FinalLoss, b.FinalLoss);
+    }
+
+    // --report-to tensorboard: the event file holds train_log.jsonl's loss, lr and grad norm for every step, and the
+    // validation grids, as an independent reader of the format finds them.
+    [Fact]
+    public void Train_ReportToTensorBoard_EventFileHoldsTheLoggedValuesAndValidationImages()
+    {
+        var o = Options("tb", 2) with
+        {
+            ReportTo = "tensorboard", ValidationPrompt = "a sks dog", ValidationSteps = 1, NumValidationImages = 1, ValidationInferenceSteps = 2,
+        };
+        Trainer(o).Run();
+        var folder = Path.Combine(o.OutputDir, "logs", "dreambooth-lora");
+        var file = Assert.Single(Directory.GetFiles(folder, "events.out.tfevents.*"));
+        var events = DreamBooth.Tests.IO.TfEventReader.Read(file);
+        Assert.Equal("brain.Event:2", events[0].FileVersion);
+        Assert.Equal((1L, 1), (events[1].Step, events[1].SessionStatus!.Value));        // a new run: earlier files count from step 1 no more
+
+        var log = TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile));
+        Assert.Equal([1, 2], log.Select(l => l.Step));
+        foreach (var (step, _, line) in log)
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(line)!;
+            foreach (var (tag, key) in new[] { ("loss", "loss"), ("lr", "lr"), ("grad_norm", "grad_norm") })
+            {
+                var scalar = Assert.Single(events, e => e.Tag == tag && e.Step == step).Scalar!.Value;
+                Assert.Equal((float)(double)json[key]!, scalar);
+            }
+        }
+        foreach (var (tag, step) in new[] { ("validation", 1), ("test", 2) })
+        {
+            var image = Assert.Single(events, e => e.Tag == tag).Image!;
+            Assert.Equal(step, Assert.Single(events, e => e.Tag == tag).Step);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(o.OutputDir, "validation", $"step-{step:D6}.png")), image.Encoded);
+            using var decoded = SkiaSharp.SKBitmap.Decode(image.Encoded);
+            Assert.Equal((decoded.Height, decoded.Width, 3), (image.Height, image.Width, image.Colorspace));
+        }
+
+        // Resumed: a second file in the folder, starting with a session start at the step after the checkpoint.
+        Trainer(o with { MaxTrainSteps = 3, ResumeFromCheckpoint = "latest", ValidationPrompt = null }).Run();
+        var second = Assert.Single(Directory.GetFiles(folder, "events.out.tfevents.*"), f => f != file);
+        var resumed = DreamBooth.Tests.IO.TfEventReader.Read(second);
+        Assert.Equal((3L, 1), (resumed[1].Step, resumed[1].SessionStatus!.Value));
+        Assert.Equal([3L], resumed.Where(e => e.Tag == "loss").Select(e => e.Step));
+    }
+
     [Fact]
     public void Train_CacheLatents_RepeatableRuns()
     {

@@ -17,7 +17,7 @@ public sealed class TrainOptionTests : IDisposable
     {
         var settable = typeof(TrainOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => p.Name);
         Assert.Equal(settable.Order(), TrainOption.All.Select(o => o.PropertyName).Order());
-        Assert.Equal(64, TrainOption.All.Count);
+        Assert.Equal(68, TrainOption.All.Count);
         Assert.Equal(TrainOption.All.Count, TrainOption.All.Select(o => o.Key).Distinct().Count());
         foreach (var o in TrainOption.All)
         {
@@ -86,9 +86,35 @@ public sealed class TrainOptionTests : IDisposable
     [Fact]
     public void Validated_EverySampleValue_Passes()
     {
-        // The samples the binding tests use are valid values, and Valid() needs nothing else.
+        // The samples the binding tests use are valid values, and Valid() needs nothing else but full fine-tuning,
+        // the method every option works with (use_ema is refused with LoRA).
         foreach (var o in TrainOption.All.Where(o => o.BaseType != typeof(string) || o.Choices.Count > 0))
-            o.With(Valid(), Sample(o)).Validated();
+            o.With(Valid() with { Method = TrainMethod.Full }, Sample(o)).Validated();
+    }
+
+    [Fact]
+    public void Validated_UseEmaWithLora_RefusedInOneLine()
+    {
+        var e = Assert.Throws<TrainOptionException>(() => (Valid() with { UseEma = true }).Validated());
+        Assert.Equal(["use_ema", "method"], e.Keys);
+        Assert.Equal("--use-ema works with full fine-tuning only (--method full); diffusers' LoRA scripts keep no average of the adapters.",
+                     e.Describe(k => TrainOption.Find(k)!.Flag));
+        (Valid() with { UseEma = true, Method = TrainMethod.Full }).Validated();
+    }
+
+    [Fact]
+    public void Validated_ReportTo_TensorBoardOrNone()
+    {
+        var e = Assert.Throws<TrainOptionException>(() => (Valid() with { ReportTo = "wandb" }).Validated());
+        Assert.Equal("report_to must be none or tensorboard, not 'wandb'.", e.Message);
+        var o = Valid() with { ReportTo = "tensorboard" };
+        Assert.Equal(Path.Combine(o.OutputDir, "logs", "dreambooth-lora"), o.TensorBoardDir);
+        Assert.Equal("/abs/tb/dreambooth", (o with { LoggingDir = "/abs/tb", Method = TrainMethod.Full }).TensorBoardDir);
+        Directory.CreateDirectory(o.OutputDir);
+        File.WriteAllText(Path.Combine(o.OutputDir, "logs"), "");
+        var file = Assert.Throws<TrainOptionException>(() => o.Validated());
+        Assert.Equal(["logging_dir"], file.Keys);
+        Assert.EndsWith("logs: is a file, not a folder.", file.Message);
     }
 
     [Theory]
