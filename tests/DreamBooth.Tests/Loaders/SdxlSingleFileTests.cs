@@ -83,6 +83,35 @@ public sealed class SdxlSingleFileTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("conditioner.embedders.1.model.", e.Message);
     }
 
+    /// <summary>Full-size SDXL base key lists (fixture manifests): every UNet and OpenCLIP name equals the converter's.</summary>
+    [Fact]
+    public void LdmKeyMap_FullSdxl_EqualsDiffusersSdxlConverterForEveryKey()
+    {
+        static IEnumerable<string> Keys(string component)
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Fixtures.Path("manifests", "sdxl", component, "manifest.json")));
+            return [.. doc.RootElement.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("name").GetString()!)];
+        }
+        var unet = Keys("unet").ToList();
+        var layout = SingleFileCheckpoint.Layout(UNet2DConditionConfig.Load(Fixtures.Path("manifests", "sdxl", "unet", "config.json")));
+        Assert.Equal(1680, unet.Count);
+        Assert.All(unet, k => Assert.Equal(SdxlCheckpointWriter.UnetName(k), LdmKeyMap.UnetToLdm(k, layout)));
+
+        var text = Keys("text_encoder_2").ToList();
+        Assert.Equal(517, text.Count);
+        var fused = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var k in text)
+        {
+            var (ldm, qkv, transposed) = LdmKeyMap.OpenClipToLdm(k);
+            Assert.Equal(SdxlCheckpointWriter.OpenClipName(k), ldm);
+            Assert.Equal(k == "text_projection.weight", transposed);
+            Assert.Equal(k.Contains("_proj.", StringComparison.Ordinal) && !k.Contains("out_proj", StringComparison.Ordinal) ? "qkv".IndexOf(k[k.IndexOf("_proj.", StringComparison.Ordinal) - 1], StringComparison.Ordinal) : -1, qkv);
+            fused.Add(ldm);
+        }
+        Assert.Equal(517 - 32 * 2 * 2, fused.Count);   // 32 layers: q/k/v weights and biases become one in_proj each
+        output.WriteLine($"SDXL base: {unet.Count} UNet keys and {text.Count} OpenCLIP keys named as diffusers' converter names them");
+    }
+
     [Fact]
     public void SdxlDefaults_AreSdxlBaseConfigsAndTokenizers()
     {
@@ -132,8 +161,10 @@ internal static partial class SdxlCheckpointWriter
     private static int AutoencoderKLConfigBlocks(string folder) =>
         DreamBooth.Models.Autoencoders.AutoencoderKLConfig.Load(Path.Combine(folder, "vae", "config.json")).UpBlockTypes.Count;
 
-    // (stable-diffusion, diffusers) pairs, applied in the script's order.
-    private static Dictionary<string, Tensor> Unet(Dictionary<string, Tensor> sd)
+    private static Dictionary<string, Tensor> Unet(Dictionary<string, Tensor> sd) => sd.ToDictionary(kv => UnetName(kv.Key), kv => kv.Value);
+
+    /// <summary>The script's LDM name of a diffusers SDXL UNet key ((stable-diffusion, diffusers) pairs, applied in its order).</summary>
+    public static string UnetName(string hf)
     {
         (string Sd, string Hf)[] whole =
         [
@@ -170,16 +201,11 @@ internal static partial class SdxlCheckpointWriter
         layer.Add(("middle_block.1.", "mid_block.attentions.0."));
         for (int j = 0; j < 2; j++) layer.Add(($"middle_block.{2 * j}.", $"mid_block.resnets.{j}."));
 
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (hf, t) in sd)
-        {
-            var v = whole.FirstOrDefault(p => p.Hf == hf).Sd ?? hf;
-            if (hf.Contains("resnets", StringComparison.Ordinal))
-                foreach (var (s, h) in resnet) v = v.Replace(h, s, StringComparison.Ordinal);
-            foreach (var (s, h) in layer) v = v.Replace(h, s, StringComparison.Ordinal);
-            result.Add(v, t);
-        }
-        return result;
+        var v = whole.FirstOrDefault(p => p.Hf == hf).Sd ?? hf;
+        if (hf.Contains("resnets", StringComparison.Ordinal))
+            foreach (var (s, h) in resnet) v = v.Replace(h, s, StringComparison.Ordinal);
+        foreach (var (s, h) in layer) v = v.Replace(h, s, StringComparison.Ordinal);
+        return v;
     }
 
     private static Dictionary<string, Tensor> Vae(Dictionary<string, Tensor> sd, int n)
@@ -220,6 +246,14 @@ internal static partial class SdxlCheckpointWriter
     ];
 
     private static readonly Regex TextEncoderPattern = new(string.Join("|", TextEncoderNames.Select(p => Regex.Escape(p.Hf))));
+
+    /// <summary>The script's OpenCLIP name of a CLIPTextModelWithProjection key (q/k/v: their fused in_proj).</summary>
+    public static string OpenClipName(string key)
+    {
+        var m = QkvKey().Match(key);
+        return m.Success ? Relabel(m.Groups[1].Value) + ".in_proj_" + m.Groups[3].Value
+             : key == "text_projection.weight" ? "text_projection" : Relabel(key);
+    }
 
     private static string Relabel(string key) => TextEncoderPattern.Replace(key, m => TextEncoderNames.First(p => p.Hf == m.Value).Sd);
 

@@ -48,19 +48,4 @@ public sealed class LoraRealFileTests(ITestOutputHelper output)
         var used = mapped.SelectMany(m => m.Entry.Keys).ToList();
         Assert.Equal(used.Count, used.Distinct().Count());
     }
-
-    [Fact]
-    public void LoraFile_LycorisLokr_RefusedNamingTheFormat()
-    {
-        var path = Fixtures.Shared("data", "lora", "kohya_lycoris_lokr", "smart_falcon_8_lokr.safetensors");
-        if (path is null)
-        {
-            output.WriteLine("../shared/data/lora/kohya_lycoris_lokr is absent: nothing to check.");
-            return;
-        }
-        var e = Assert.Throws<DreamBoothException>(() => LoraFile.Open(path));
-        output.WriteLine(e.Message);
-        Assert.Contains("LyCORIS LoKr", e.Message);
-        Assert.Contains("smart_falcon_8_lokr.safetensors", e.Message);
-    }
 }
