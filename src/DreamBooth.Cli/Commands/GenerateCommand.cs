@@ -63,7 +63,7 @@ public sealed class GenerateCommand(IAnsiConsole console) : Command<GenerateComm
         public int? ClipSkip { get; init; }
 
         [CommandOption("--lora <FILE[:SCALE]>")]
-        [Description("A LoRA file (diffusers, peft or kohya naming) with an optional scale, e.g. sks.safetensors:0.8. Repeatable.")]
+        [Description("A LoRA file (diffusers, peft or kohya naming; LyCORIS LoHa/LoKr in kohya naming) with an optional scale, e.g. sks.safetensors:0.8. Repeatable.")]
         public string[] Lora { get; init; } = [];
 
         [CommandOption("--vae-tiling")]

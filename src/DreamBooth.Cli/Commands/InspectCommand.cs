@@ -58,11 +58,12 @@ public sealed class InspectCommand(IAnsiConsole console) : Command<InspectComman
             var header = SafeTensorsFile.ReadHeader(path).ToDictionary(t => t.Name, StringComparer.Ordinal);
             return lora.Entries.GroupBy(e => e.Component).OrderBy(g => g.Key).Select(g =>
             {
-                var weights = g.SelectMany(e => new[] { e.DownKey, e.UpKey }).Select(k => header[k]).ToList();
+                var weights = g.SelectMany(e => e.Tensors.Values).Select(t => header[t.Key]).ToList();
                 var alphas = g.Select(e => e.AlphaKey).OfType<string>().Select(k => header[k]);
-                var ranks = string.Join("/", g.Select(e => e.Rank).Distinct().Order());
+                var ranks = string.Join("/", g.Select(e => e.Rank?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "full").Distinct().Order());
+                var kinds = string.Join("+", g.Select(e => e.Algorithm).Distinct().Order());
                 var name = g.Key switch { LoraComponent.Unet => "unet", LoraComponent.TextEncoder => "text_encoder", _ => "text_encoder_2" };
-                return new ComponentSummary(name, $"LoRA ({lora.Format} naming, rank {ranks}, {g.Count()} modules)",
+                return new ComponentSummary(name, $"{kinds} ({lora.Format} naming, rank {ranks}, {g.Count()} modules)",
                     weights.Sum(t => t.Numel), weights.Select(t => t.Dtype).Distinct().Order().ToList(), weights.Concat(alphas).Sum(t => t.ByteLength));
             }).ToList();
         }

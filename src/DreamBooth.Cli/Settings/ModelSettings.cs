@@ -11,11 +11,11 @@ using Spectre.Console.Cli;
 public class ModelSettings : CommonSettings
 {
     [CommandOption("-m|--model <MODEL>")]
-    [Description("A diffusers folder, an SD 1.x single-file .safetensors, or a hub repo id org/name[[@revision]] (default: the tiny model in the repository).")]
+    [Description("A diffusers folder, an SD 1.x or SDXL single-file .safetensors, or a hub repo id org/name[[@revision]] (default: the tiny model in the repository).")]
     public string? Model { get; init; }
 
     [CommandOption("--model-config <DIR>")]
-    [Description("For a single-file checkpoint: a diffusers folder whose config files describe it (default: SD 1.5's).")]
+    [Description("For a single-file checkpoint: a diffusers folder whose config files describe it (default: SD 1.5's, or SDXL base 1.0's).")]
     public string? ModelConfig { get; init; }
 
     [CommandOption("--variant <NAME>")]

@@ -40,7 +40,7 @@ public static class Bench
             Add(r);
         if (options.Sd15)
         {
-            var sd15 = Sd15Defaults.Folder();
+            var sd15 = ModelDefaults.Sd15Folder();
             foreach (var r in ModelCases("sd15", Path.Combine(sd15, "unet", "config.json"), Path.Combine(sd15, "vae", "config.json"),
                                          Path.Combine(sd15, "text_encoder", "config.json"), options.LatentSize, options.Repeats))
                 Add(r);

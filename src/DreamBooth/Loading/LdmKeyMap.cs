@@ -25,6 +25,12 @@ public static partial class LdmKeyMap
     public const string VaePrefix = "first_stage_model.";
     public const string TextEncoderPrefix = "cond_stage_model.transformer.";
 
+    /// <summary>SDXL (Stability's sgm naming): the CLIP ViT-L encoder, stored with transformers' names.</summary>
+    public const string SdxlTextEncoderPrefix = "conditioner.embedders.0.transformer.";
+
+    /// <summary>SDXL: the OpenCLIP ViT-bigG encoder, stored with OpenCLIP's names (see <see cref="OpenClipToLdm"/>).</summary>
+    public const string SdxlTextEncoder2Prefix = "conditioner.embedders.1.model.";
+
     private static readonly (string Diffusers, string Ldm)[] ResnetParts =
     [
         ("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
@@ -115,6 +121,44 @@ public static partial class LdmKeyMap
     /// <summary>LDM name (without cond_stage_model.transformer.) of a CLIP text-encoder key: the same name.</summary>
     public static string TextEncoderToLdm(string key) => key;
 
+    /// <summary>
+    /// OpenCLIP name (without the embedder prefix) of a <c>CLIPTextModelWithProjection</c> key, as diffusers'
+    /// convert_diffusers_to_original_sdxl.py writes it: q/k/v are the three row blocks of one fused
+    /// <c>attn.in_proj_weight</c> / <c>in_proj_bias</c> (<paramref name="QkvIndex"/> 0, 1, 2; −1 for other keys), and the
+    /// projection is stored transposed ([hidden, projection], used as x @ W).
+    /// </summary>
+    public static (string Key, int QkvIndex, bool Transposed) OpenClipToLdm(string key)
+    {
+        foreach (var (d, ldm, transposed) in new[]
+                 {
+                     ("text_model.embeddings.position_embedding.weight", "positional_embedding", false),
+                     ("text_model.embeddings.token_embedding.weight", "token_embedding.weight", false),
+                     ("text_model.final_layer_norm.weight", "ln_final.weight", false),
+                     ("text_model.final_layer_norm.bias", "ln_final.bias", false),
+                     ("text_projection.weight", "text_projection", true),
+                 })
+            if (key == d) return (ldm, -1, transposed);
+        var m = OpenClipLayer().Match(key);
+        if (m.Success)
+        {
+            var block = $"transformer.resblocks.{m.Groups[1].Value}.";
+            var (part, tensor) = (m.Groups[2].Value, m.Groups[3].Value);
+            int qkv = part switch { "self_attn.q_proj" => 0, "self_attn.k_proj" => 1, "self_attn.v_proj" => 2, _ => -1 };
+            if (qkv >= 0) return ($"{block}attn.in_proj_{tensor}", qkv, false);
+            var ldm = part switch
+            {
+                "self_attn.out_proj" => "attn.out_proj",
+                "layer_norm1" => "ln_1",
+                "layer_norm2" => "ln_2",
+                "mlp.fc1" => "mlp.c_fc",
+                "mlp.fc2" => "mlp.c_proj",
+                _ => null,
+            };
+            if (ldm is not null) return ($"{block}{ldm}.{tensor}", -1, false);
+        }
+        throw new DreamBoothException($"No single-file (OpenCLIP) name is known for text encoder key '{key}'.");
+    }
+
     private static string Resnet(string rest)
     {
         foreach (var (d, ldm) in ResnetParts)
@@ -130,6 +174,9 @@ public static partial class LdmKeyMap
 
     [GeneratedRegex(@"^mid_block\.(resnets|attentions)\.(\d+)\.(.+)$")]
     private static partial Regex MidPart();
+
+    [GeneratedRegex(@"^text_model\.encoder\.layers\.(\d+)\.(.+)\.(weight|bias)$")]
+    private static partial Regex OpenClipLayer();
 
     [GeneratedRegex(@"^encoder\.down_blocks\.(\d+)\.(resnets|downsamplers)\.(\d+)\.(.+)$")]
     private static partial Regex VaeDownPart();

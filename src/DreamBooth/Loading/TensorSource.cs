@@ -46,15 +46,17 @@ public sealed class TensorSource : IDisposable
     }
 
     /// <summary>A view with keys renamed (null drops the key); files stay owned by this source.</summary>
-    public TensorSource Select(Func<string, Entry, (string Key, Entry Entry)?> map)
+    public TensorSource Select(Func<string, Entry, (string Key, Entry Entry)?> map) =>
+        SelectMany((key, entry) => map(key, entry) is { } mapped ? [mapped] : []);
+
+    /// <summary>A view in which one stored tensor may feed several keys (e.g. a fused q/k/v split three ways).</summary>
+    public TensorSource SelectMany(Func<string, Entry, IEnumerable<(string Key, Entry Entry)>> map)
     {
         var view = new TensorSource();
         foreach (var (key, entry) in entries)
-        {
-            if (map(key, entry) is not { } mapped) continue;
-            if (!view.entries.TryAdd(mapped.Key, mapped.Entry))
-                throw new DreamBoothException($"Two tensors map onto the key '{mapped.Key}'.");
-        }
+            foreach (var mapped in map(key, entry))
+                if (!view.entries.TryAdd(mapped.Key, mapped.Entry))
+                    throw new DreamBoothException($"Two tensors map onto the key '{mapped.Key}'.");
         return view;
     }
 

@@ -38,6 +38,9 @@ public sealed class LoraConv2d : LoraLayer
         return (down, up);
     }
 
+    protected override Tensor Apply(Tensor x, Tensor weight) =>
+        functional.conv2d(x, weight, strides: conv.stride, padding: conv.padding!, dilation: conv.dilation);
+
     // out[o, i, h, w] = Σ_r B[o, r] · A[r, i, h, w]
     protected override Tensor Product(Tensor a, Tensor b) =>
         b.flatten(1).matmul(a.flatten(1)).view(W);   // [out, r] @ [r, in·kh·kw] -> [out, in, kh, kw]

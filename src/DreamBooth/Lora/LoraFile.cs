@@ -1,6 +1,6 @@
 // Reads LoRA .safetensors files in the namings found in the wild (diffusers, peft, diffusers' old attention-processor
-// names, kohya/A1111) into one list of (component, module, down, up, alpha) entries. Mapping to a model's modules
-// happens in LoraLoader, which knows the model.
+// names, kohya/A1111) into one list of (component, module, tensors, alpha) entries: a down/up pair for LoRA, the
+// factors for LyCORIS LoHa/LoKr (kohya naming). Mapping to a model's modules happens in LoraLoader, which knows the model.
 namespace DreamBooth.Lora;
 
 using System.Text.RegularExpressions;
@@ -10,16 +10,33 @@ using static TorchSharp.torch;
 /// <summary>Which model of the pipeline a LoRA entry adapts.</summary>
 public enum LoraComponent { Unet, TextEncoder, TextEncoder2 }
 
+/// <summary>One stored tensor of an entry.</summary>
+public sealed record LoraTensor(string Key, long[] Shape);
+
 /// <summary>One adapted module as a file names it.</summary>
 /// <param name="Module">Dotted module path (diffusers/transformers names), or for kohya files the flat name with
 /// '_' for '.' (<see cref="IsFlatName"/>), which only the model's own module names can resolve.</param>
-/// <param name="DownKey">Tensor holding A ("down"): [r, in] or [r, in, kh, kw].</param>
-/// <param name="UpKey">Tensor holding B ("up"): [out, r] or [out, r, 1, 1].</param>
+/// <param name="Tensors">LoRA: "down" (A: [r, in] or [r, in, kh, kw]) and "up" (B: [out, r] or [out, r, 1, 1]);
+/// LoHa/LoKr: the factors by their LyCORIS names (hada_w1_a…, lokr_w1…).</param>
 /// <param name="AlphaKey">Scalar tensor holding alpha (kohya), if any.</param>
-public sealed record LoraFileEntry(LoraComponent Component, string Module, bool IsFlatName, string DownKey, string UpKey,
-                                   string? AlphaKey, long[] DownShape, long[] UpShape)
+public sealed record LoraFileEntry(LoraComponent Component, string Module, bool IsFlatName, LoraAlgorithm Algorithm,
+                                   IReadOnlyDictionary<string, LoraTensor> Tensors, string? AlphaKey)
 {
-    public int Rank => (int)DownShape[0];
+    /// <summary>The key that names the entry in messages: LoRA's down weight, LyCORIS' first factor.</summary>
+    public string Key => Tensors[Algorithm switch
+    {
+        LoraAlgorithm.LoRA => "down",
+        LoraAlgorithm.LoHa => "hada_w1_a",
+        _ => Tensors.ContainsKey("lokr_w1") ? "lokr_w1" : "lokr_w1_a",
+    }].Key;
+
+    /// <summary>Every tensor key of the entry, alpha included.</summary>
+    public IEnumerable<string> Keys => Tensors.Values.Select(t => t.Key).Concat(AlphaKey is null ? [] : [AlphaKey]);
+
+    /// <summary>The rank that alpha is divided by; null for a LoKr of two whole matrices (scale 1, alpha unused).</summary>
+    public int? Rank => Algorithm == LoraAlgorithm.LoRA
+        ? (int)Tensors["down"].Shape[0]
+        : LycorisAdapter.RankOf(Algorithm, Tensors.ToDictionary(t => t.Key, t => t.Value.Shape));
 }
 
 /// <summary>peft-style alpha settings of one component (from the file's metadata or adapter_config.json).</summary>
@@ -80,7 +97,7 @@ public sealed partial class LoraFile : IDisposable
     }
 
     /// <summary>Opens and classifies a LoRA file; throws a <see cref="DreamBoothException"/> naming the format when
-    /// it is not a plain LoRA (LyCORIS LoKr/LoHa, DoRA, OFT…) or has keys of no known naming.</summary>
+    /// it is neither a LoRA nor a kohya-named LyCORIS LoHa/LoKr (DoRA, OFT, LoCon-Tucker…) or has keys of no known naming.</summary>
     public static LoraFile Open(string path)
     {
         var file = SafeTensorsFile.Open(path);
@@ -106,16 +123,13 @@ public sealed partial class LoraFile : IDisposable
 
     public void Dispose() => file.Dispose();
 
-    private enum Part { Down, Up, Alpha }
+    // Part: "down", "up", "alpha" or a LyCORIS factor name (hada_w1_a, lokr_w1…).
+    private sealed record ParsedKey(string Key, LoraComponent? Component, string Module, bool Flat, string Part);
 
-    private sealed record ParsedKey(string Key, LoraComponent? Component, string Module, bool Flat, Part Part);
-
-    // Markers of adapter kinds that are not a low-rank down/up pair, matched against the dot-separated parts after the
-    // module name: a marker ending in '_' is a prefix, any other must equal the part.
+    // Markers of adapter kinds that are not supported, matched against the dot-separated parts after the module name:
+    // a marker ending in '_' is a prefix, any other must equal the part. LoHa/LoKr are read in kohya naming only.
     private static readonly (string Marker, string Name)[] UnsupportedKinds =
     [
-        ("lokr_", "LyCORIS LoKr (Kronecker product: lokr_w1/lokr_w2)"),
-        ("hada_", "LyCORIS LoHa (Hadamard product: hada_w1_a…)"),
         ("lora_mid", "LyCORIS LoCon with Tucker decomposition (lora_mid)"),
         ("dora_scale", "DoRA (weight-decomposed LoRA: dora_scale)"),
         ("lora_magnitude_vector", "DoRA (weight-decomposed LoRA: lora_magnitude_vector)"),
@@ -128,6 +142,10 @@ public sealed partial class LoraFile : IDisposable
 
     private static void RefuseUnsupported(string path, List<string> keys)
     {
+        var lycoris = keys.FirstOrDefault(k => (k.Contains(".hada_", StringComparison.Ordinal) || k.Contains(".lokr_", StringComparison.Ordinal)) && !Kohya().IsMatch(k));
+        if (lycoris is not null)
+            throw new DreamBoothException(
+                $"{path}: LyCORIS key '{lycoris}' is not in kohya naming (lora_unet_<module>.hada_w1_a, lora_te_<module>.lokr_w1…), the only one read for LoHa/LoKr.");
         foreach (var (marker, name) in UnsupportedKinds)
         {
             var example = keys.FirstOrDefault(k => k.Split('.').Skip(1).Any(part =>
@@ -148,7 +166,7 @@ public sealed partial class LoraFile : IDisposable
             if (p is null)
                 throw new DreamBoothException(
                     $"{path}: key '{key}' follows no known LoRA naming (diffusers 'unet.<module>.lora.down.weight', peft " +
-                    "'base_model.model.<module>.lora_A.weight', kohya 'lora_unet_<module>.lora_down.weight').");
+                    "'base_model.model.<module>.lora_A.weight', kohya 'lora_unet_<module>.lora_down.weight' or LyCORIS '….hada_w1_a' / '….lokr_w1').");
             formats.Add(format);
             parsed.Add(p);
         }
@@ -168,7 +186,7 @@ public sealed partial class LoraFile : IDisposable
             return ("kohya", new(key, component, m.Groups[2].Value, true, PartOf(m.Groups[3].Value)));
         }
         m = Peft().Match(key);
-        if (m.Success) return ("peft", new(key, null, m.Groups[1].Value, false, m.Groups[2].Value == "A" ? Part.Down : Part.Up));
+        if (m.Success) return ("peft", new(key, null, m.Groups[1].Value, false, m.Groups[2].Value == "A" ? "down" : "up"));
         m = Processor().Match(key);
         if (m.Success)
         {
@@ -194,11 +212,12 @@ public sealed partial class LoraFile : IDisposable
         _ => null,   // unprefixed: decided from the module name (see Group)
     };
 
-    private static Part PartOf(string suffix) => suffix switch
+    private static string PartOf(string suffix) => suffix switch
     {
-        "alpha" => Part.Alpha,
-        _ when suffix.Contains("down", StringComparison.Ordinal) || suffix.StartsWith("lora_A", StringComparison.Ordinal) => Part.Down,
-        _ => Part.Up,
+        "alpha" => "alpha",
+        _ when suffix.StartsWith("hada_", StringComparison.Ordinal) || suffix.StartsWith("lokr_", StringComparison.Ordinal) => suffix,
+        _ when suffix.Contains("down", StringComparison.Ordinal) || suffix.StartsWith("lora_A", StringComparison.Ordinal) => "down",
+        _ => "up",
     };
 
     private static List<LoraFileEntry> Group(string path, SafeTensorsFile file, List<ParsedKey> keys)
@@ -207,31 +226,59 @@ public sealed partial class LoraFile : IDisposable
         foreach (var group in keys.GroupBy(k => (k.Component, k.Module, k.Flat)))
         {
             var (component, module, flat) = group.Key;
-            string? Find(Part part)
+            foreach (var part in group.GroupBy(k => k.Part).Where(g => g.Count() > 1))
+                throw new DreamBoothException($"{path}: module '{module}' has several {part.Key} tensors ({string.Join(", ", part.Select(k => k.Key))}).");
+            var parts = group.ToDictionary(k => k.Part, k => new LoraTensor(k.Key, file[k.Key].Shape), StringComparer.Ordinal);
+            parts.Remove("alpha", out var alpha);
+            var algorithm = AlgorithmOf(path, module, parts.Keys);
+            if (algorithm == LoraAlgorithm.LoRA)
             {
-                var found = group.Where(k => k.Part == part).ToList();
-                if (found.Count > 1)
-                    throw new DreamBoothException($"{path}: module '{module}' has several {part} tensors ({string.Join(", ", found.Select(k => k.Key))}).");
-                return found.FirstOrDefault()?.Key;
+                if (!parts.TryGetValue("down", out var down) || !parts.TryGetValue("up", out var up))
+                    throw new DreamBoothException($"{path}: module '{module}' has no LoRA {(parts.ContainsKey("down") ? "up (B)" : "down (A)")} weight.");
+                if (down.Shape.Length is not (2 or 4) || up.Shape.Length is not (2 or 4) || up.Shape[1] != down.Shape[0])
+                    throw new DreamBoothException(
+                        $"{path}: module '{module}' has down {LoraLayer.Shape(down.Shape)} and up {LoraLayer.Shape(up.Shape)}, which do not form a low-rank pair.");
             }
-            var (down, up, alpha) = (Find(Part.Down), Find(Part.Up), Find(Part.Alpha));
-            if (down is null || up is null)
-                throw new DreamBoothException($"{path}: module '{module}' has no LoRA {(down is null ? "down (A)" : "up (B)")} weight.");
-            var (downShape, upShape) = (file[down].Shape, file[up].Shape);
-            if (downShape.Length is not (2 or 4) || upShape.Length is not (2 or 4) || upShape[1] != downShape[0])
-                throw new DreamBoothException(
-                    $"{path}: module '{module}' has down {LoraLayer.Shape(downShape)} and up {LoraLayer.Shape(upShape)}, which do not form a low-rank pair.");
-            if (alpha is not null && file[alpha].Numel != 1)
-                throw new DreamBoothException($"{path}: '{alpha}' should be a scalar, not {LoraLayer.Shape(file[alpha].Shape)}.");
+            if (alpha is not null && file[alpha.Key].Numel != 1)
+                throw new DreamBoothException($"{path}: '{alpha.Key}' should be a scalar, not {LoraLayer.Shape(file[alpha.Key].Shape)}.");
             // Unprefixed diffusers/peft files: transformers text encoders start at text_model.
             var resolved = component ?? (module.StartsWith("text_model.", StringComparison.Ordinal) ? LoraComponent.TextEncoder : LoraComponent.Unet);
-            entries.Add(new(resolved, module, flat, down, up, alpha, downShape, upShape));
+            entries.Add(new(resolved, module, flat, algorithm, parts, alpha?.Key));
         }
         return entries;
     }
 
-    // lora_unet_<flat>.lora_down.weight | lora_te[12]_<flat>.lora_up.weight | ….alpha
-    [GeneratedRegex(@"^lora_(unet|te|te1|te2)_(.+)\.(lora_down\.weight|lora_up\.weight|alpha)$")]
+    // Which algorithm a module's tensors belong to, checking that they form a complete set (LyCORIS' weight lists).
+    private static LoraAlgorithm AlgorithmOf(string path, string module, IEnumerable<string> partNames)
+    {
+        var parts = partNames.ToHashSet(StringComparer.Ordinal);
+        bool loha = parts.Any(p => p.StartsWith("hada_", StringComparison.Ordinal)), lokr = parts.Any(p => p.StartsWith("lokr_", StringComparison.Ordinal));
+        if (!loha && !lokr) return LoraAlgorithm.LoRA;
+        if ((loha && lokr) || parts.Contains("down") || parts.Contains("up"))
+            throw new DreamBoothException($"{path}: module '{module}' mixes adapter kinds ({string.Join(", ", parts.Order(StringComparer.Ordinal))}).");
+        string? problem;
+        if (loha)
+        {
+            var missing = new[] { "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b" }.Where(p => !parts.Contains(p)).ToList();
+            problem = missing.Count > 0 ? $"lacks {string.Join(", ", missing)}"
+                : parts.Contains("hada_t1") != parts.Contains("hada_t2") ? "has only one of the Tucker cores hada_t1/hada_t2" : null;
+        }
+        else
+        {
+            string? Side(int i)
+            {
+                bool whole = parts.Contains($"lokr_w{i}"), a = parts.Contains($"lokr_w{i}_a"), b = parts.Contains($"lokr_w{i}_b");
+                return whole ? (a || b ? $"has both lokr_w{i} and its factors" : null)
+                     : a && b ? null : $"lacks lokr_w{i} (or lokr_w{i}_a and lokr_w{i}_b)";
+            }
+            problem = Side(1) ?? Side(2) ?? (parts.Contains("lokr_t2") && parts.Contains("lokr_w2") ? "has lokr_t2 with a whole lokr_w2" : null);
+        }
+        return problem is null ? (loha ? LoraAlgorithm.LoHa : LoraAlgorithm.LoKr)
+            : throw new DreamBoothException($"{path}: {(loha ? "LoHa" : "LoKr")} module '{module}' {problem}.");
+    }
+
+    // lora_unet_<flat>.lora_down.weight | lora_te[12]_<flat>.lora_up.weight | ….alpha | LyCORIS ….hada_w1_a, ….lokr_w1 …
+    [GeneratedRegex(@"^lora_(unet|te|te1|te2)_(.+)\.(lora_down\.weight|lora_up\.weight|alpha|hada_w[12]_[ab]|hada_t[12]|lokr_w[12](?:_[ab])?|lokr_t2)$")]
     private static partial Regex Kohya();
 
     // base_model.model.<module>.lora_A[.<adapter>].weight

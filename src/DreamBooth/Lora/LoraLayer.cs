@@ -1,5 +1,7 @@
 // Mirrors peft src/peft/tuners/lora/layer.py::LoraLayer (peft 0.10): a base layer plus named low-rank adapters,
 // y = base(x) + Σ_active scaling_a · B_a(A_a(dropout_a(x))), with merge (diffusers' fuse_lora) and unmerge.
+// The same layer also carries LyCORIS LoHa/LoKr adapters loaded from files: their ΔW is rebuilt from the factors and
+// applied as a side path, op(x, scaling · ΔW) (LyCORIS' bypass forward), or merged into the weight like a LoRA.
 namespace DreamBooth.Lora;
 
 using DreamBooth.Torch;
@@ -33,6 +35,8 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
     private readonly Module<Tensor, Tensor> base_layer;
     private readonly Modules.ModuleDict<Module<Tensor, Tensor>> lora_A;
     private readonly Modules.ModuleDict<Module<Tensor, Tensor>> lora_B;
+    // Registered on the first LyCORIS adapter only, so that a LoRA-only layer has exactly peft's modules.
+    private Modules.ModuleDict<LycorisAdapter>? lycoris;
     private readonly Dictionary<string, LoraAdapterSettings> settings = new(StringComparer.Ordinal);
     private readonly List<(string Adapter, double Factor)> merged = [];   // what Fuse added to the base weight, in order
 
@@ -50,17 +54,20 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
     /// <summary>The base layer's weight: [out, in] or [out, in, kh, kw].</summary>
     public abstract Modules.Parameter BaseWeight { get; }
 
-    /// <summary>Adapter names, in the order they were added.</summary>
-    public IReadOnlyList<string> Adapters => [.. lora_A.keys()];
+    /// <summary>Adapter names: the LoRA ones, then the LyCORIS ones, each in the order they were added.</summary>
+    public IReadOnlyList<string> Adapters => [.. lora_A.keys(), .. lycoris?.keys() ?? []];
 
     public LoraAdapterSettings Settings(string adapter) =>
         settings.TryGetValue(adapter, out var s) ? s : throw new DreamBoothException($"No LoRA adapter named '{adapter}' on this layer.");
 
     /// <summary>lora_A.&lt;adapter&gt;.weight: [r, in] (Conv2d: [r, in, kh, kw]).</summary>
-    public Modules.Parameter A(string adapter) => WeightOf(lora_A, adapter);
+    public Modules.Parameter A(string adapter) => WeightOf(lora_A, NotLycoris(adapter));
 
     /// <summary>lora_B.&lt;adapter&gt;.weight: [out, r] (Conv2d: [out, r, 1, 1]).</summary>
-    public Modules.Parameter B(string adapter) => WeightOf(lora_B, adapter);
+    public Modules.Parameter B(string adapter) => WeightOf(lora_B, NotLycoris(adapter));
+
+    /// <summary>The LoHa/LoKr adapter of that name, or null when it is a LoRA adapter (or none).</summary>
+    public LycorisAdapter? Lycoris(string adapter) => lycoris is not null && lycoris.ContainsKey(adapter) ? lycoris[adapter] : null;
 
     /// <summary>Adapters whose weights are currently merged into the base weight, with the factor used.</summary>
     public IReadOnlyList<(string Adapter, double Factor)> Merged => merged;
@@ -72,9 +79,7 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
     /// <param name="dtype">Adapter dtype (default: the base weight's); e.g. float32 adapters on a float16 model.</param>
     public void AddAdapter(string adapter, LoraAdapterSettings adapterSettings, ScalarType? dtype = null, LoraInit init = LoraInit.Kaiming)
     {
-        if (string.IsNullOrEmpty(adapter) || adapter.Contains('.', StringComparison.Ordinal))
-            throw new DreamBoothException($"LoRA adapter name '{adapter}' must be non-empty and contain no '.'.");
-        if (settings.ContainsKey(adapter)) throw new DreamBoothException($"LoRA adapter '{adapter}' already exists on this layer.");
+        CheckNewName(adapter);
         if (adapterSettings.Rank < 1) throw new DreamBoothException($"LoRA rank must be at least 1, not {adapterSettings.Rank}.");
         var device = BaseWeight.device;
         var type = dtype ?? BaseWeight.dtype;
@@ -98,11 +103,42 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
         up.train(training);
     }
 
+    /// <summary>
+    /// Adds a LyCORIS LoHa/LoKr adapter (its factors already on the layer's device); <paramref name="adapterSettings"/>
+    /// gives alpha / rank and the user weight as for a LoRA adapter. Its ΔW must have the base weight's shape.
+    /// </summary>
+    public void AddAdapter(string adapter, LycorisAdapter module, LoraAdapterSettings adapterSettings)
+    {
+        CheckNewName(adapter);
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var delta = module.Delta(BaseWeight.shape);   // reshape fails here, not mid-generation, if the shape is wrong
+        }
+        if (lycoris is null)
+        {
+            lycoris = new Modules.ModuleDict<LycorisAdapter>();
+            register_module(nameof(lycoris), lycoris);
+        }
+        lycoris.Add(adapter, module);
+        lycoris.register_module(adapter, module);
+        settings[adapter] = adapterSettings;
+        module.train(training);
+    }
+
     /// <summary>Removes an adapter (unfuse first if it is merged).</summary>
     public void DeleteAdapter(string adapter)
     {
         Settings(adapter);
         if (merged.Any(m => m.Adapter == adapter)) throw new DreamBoothException($"LoRA adapter '{adapter}' is fused; unfuse it first.");
+        if (Lycoris(adapter) is { } factors)
+        {
+            lycoris!.Remove(adapter);
+            lycoris.register_module(adapter, null!);
+            factors.Dispose();
+            settings.Remove(adapter);
+            return;
+        }
         foreach (var dict in new[] { lora_A, lora_B })
         {
             var module = dict[adapter];
@@ -165,9 +201,10 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
         merged.Clear();
     }
 
-    /// <summary>factor · B @ A in the base weight's shape and dtype (peft get_delta_weight × factor).</summary>
+    /// <summary>factor · B @ A (LyCORIS: factor · ΔW of the factors) in the base weight's shape and dtype (peft get_delta_weight × factor).</summary>
     public Tensor DeltaWeight(string adapter, double factor)
     {
+        if (Lycoris(adapter) is { } module) return (module.Delta(BaseWeight.shape) * factor).to(BaseWeight.dtype);
         var (a, b) = (A(adapter), B(adapter));
         return (Product(a, b) * factor).to(BaseWeight.dtype);
     }
@@ -180,6 +217,13 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
         foreach (var (adapter, s) in settings)
         {
             if (!s.Enabled || merged.Any(m => m.Adapter == adapter)) continue;
+            if (Lycoris(adapter) is { } module)
+            {
+                // LyCORIS' bypass forward: the layer's own operation with ΔW as its weight, added to the base output.
+                var delta = module.Delta(BaseWeight.shape);
+                result = Ops.Add(result, Apply(x.to(delta.dtype), Ops.Mul(delta, s.Scaling)).to(resultType));
+                continue;
+            }
             var down = lora_A[adapter];
             var h = x.to(A(adapter).dtype);
             if (s.Dropout > 0) h = functional.dropout(h, s.Dropout, training);
@@ -191,6 +235,9 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
 
     /// <summary>Creates the down (A) and up (B) modules for rank r.</summary>
     protected abstract (Module<Tensor, Tensor> Down, Module<Tensor, Tensor> Up) CreatePair(int rank, Device device, ScalarType dtype);
+
+    /// <summary>The base layer's operation (linear / conv with its geometry) with another weight and no bias.</summary>
+    protected abstract Tensor Apply(Tensor x, Tensor weight);
 
     /// <summary>B @ A as a weight of the base layer's shape (before scaling).</summary>
     protected abstract Tensor Product(Tensor a, Tensor b);
@@ -207,6 +254,17 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
     internal static string Shape(Tensor t) => Shape(t.shape);
 
     internal static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
+
+    private void CheckNewName(string adapter)
+    {
+        if (string.IsNullOrEmpty(adapter) || adapter.Contains('.', StringComparison.Ordinal))
+            throw new DreamBoothException($"LoRA adapter name '{adapter}' must be non-empty and contain no '.'.");
+        if (settings.ContainsKey(adapter)) throw new DreamBoothException($"LoRA adapter '{adapter}' already exists on this layer.");
+    }
+
+    private string NotLycoris(string adapter) => Lycoris(adapter) is { } module
+        ? throw new DreamBoothException($"Adapter '{adapter}' is a LyCORIS {module.Algorithm} adapter; it has no LoRA A/B matrices.")
+        : adapter;
 
     private static Modules.Parameter WeightOf(Modules.ModuleDict<Module<Tensor, Tensor>> dict, string adapter) =>
         dict.ContainsKey(adapter) ? WeightOf(dict[adapter]) : throw new DreamBoothException($"No LoRA adapter named '{adapter}' on this layer.");

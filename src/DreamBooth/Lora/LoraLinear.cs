@@ -37,5 +37,7 @@ public sealed class LoraLinear : LoraLayer
         (Linear(InFeatures, rank, hasBias: false, device: device, dtype: dtype),
          Linear(rank, OutFeatures, hasBias: false, device: device, dtype: dtype));
 
+    protected override Tensor Apply(Tensor x, Tensor weight) => functional.linear(x, weight);
+
     protected override Tensor Product(Tensor a, Tensor b) => b.matmul(a);   // [out, r] @ [r, in] = [out, in]
 }

@@ -1,5 +1,6 @@
 // Applies a LoRA file to a pipeline's models (diffusers' load_lora_weights / A1111's <lora:name:weight>): maps every
-// entry to a module, checks shapes, injects an adapter and copies the weights in.
+// entry to a module, checks shapes, injects an adapter and copies the weights in. LyCORIS LoHa/LoKr entries become
+// LoHa/LoKr adapters on the same layers (see LycorisAdapter), unfused like LoRA until LoraModel.Fuse merges them.
 namespace DreamBooth.Lora;
 
 using DreamBooth.Loading;
@@ -27,7 +28,8 @@ public sealed record LoraLoadOptions
     /// </summary>
     public double? Alpha { get; init; }
 
-    /// <summary>Leave the loaded adapter weights requiring grad (to resume training). Default: frozen.</summary>
+    /// <summary>Leave the loaded adapter weights requiring grad (to resume training). Default: frozen. LoRA files only:
+    /// LoHa/LoKr adapters are loaded for generation.</summary>
     public bool Trainable { get; init; }
 
     /// <summary>Adapter dtype (default: each base layer's).</summary>
@@ -35,6 +37,7 @@ public sealed record LoraLoadOptions
 }
 
 /// <summary>A file entry mapped onto a model module.</summary>
+/// <param name="Rank">The rank alpha is divided by (1 for a LoKr of two whole matrices, whose scale is 1).</param>
 /// <param name="Alpha">Effective alpha (file, option or rank); <see cref="Scale"/> = Alpha / Rank (or / √Rank with rsLoRA).</param>
 public sealed record LoraModuleMapping(LoraComponent Component, string ModulePath, LoraFileEntry Entry, int Rank, double Alpha,
                                        bool UseRsLora)
@@ -66,10 +69,19 @@ public static class LoraLoader
             foreach (var m in group)
             {
                 var layer = LoraInjector.Wrap(model, m.ModulePath, modules);
-                layer.AddAdapter(adapterName, new LoraAdapterSettings(m.Rank, m.Alpha, UseRsLora: m.UseRsLora, Weight: multiplier), options.Dtype);
+                var settings = new LoraAdapterSettings(m.Rank, m.Alpha, UseRsLora: m.UseRsLora, Weight: multiplier);
+                Tensor Read(string part) => Finite(file.Path, m.Entry.Tensors[part].Key, file.Read(m.Entry.Tensors[part].Key));
+                if (m.Entry.Algorithm != LoraAlgorithm.LoRA)
+                {
+                    using var factorScope = NewDisposeScope();   // the adapter keeps its own copies
+                    var (device, dtype) = (layer.BaseWeight.device, options.Dtype ?? layer.BaseWeight.dtype);
+                    var factors = m.Entry.Tensors.Keys.ToDictionary(k => k, k => Read(k).to(dtype, device));
+                    layer.AddAdapter(adapterName, LycorisAdapter.Create(m.Entry.Algorithm, factors), settings);
+                    continue;
+                }
+                layer.AddAdapter(adapterName, settings, options.Dtype);   // outside the scope: it creates the parameters
                 using var scope = NewDisposeScope();
-                layer.LoadAdapterWeights(adapterName, Finite(file.Path, m.Entry.DownKey, file.Read(m.Entry.DownKey)).reshape(layer.AShape(m.Rank)),
-                                         Finite(file.Path, m.Entry.UpKey, file.Read(m.Entry.UpKey)).reshape(layer.BShape(m.Rank)));
+                layer.LoadAdapterWeights(adapterName, Read("down").reshape(layer.AShape(m.Rank)), Read("up").reshape(layer.BShape(m.Rank)));
                 layer.A(adapterName).requires_grad = options.Trainable;
                 layer.B(adapterName).requires_grad = options.Trainable;
             }
@@ -90,6 +102,8 @@ public static class LoraLoader
     public static IReadOnlyList<LoraModuleMapping> Resolve(LoraTargets targets, LoraFile file, LoraLoadOptions? options = null)
     {
         options ??= new LoraLoadOptions();
+        if (options.Trainable && file.Entries.FirstOrDefault(e => e.Algorithm != LoraAlgorithm.LoRA) is { } lycoris)
+            throw new DreamBoothException($"{file.Path} is a LyCORIS {lycoris.Algorithm} file; it can be loaded for generation, not for further training.");
         var result = new List<LoraModuleMapping>(file.Entries.Count);
         foreach (var group in file.Entries.GroupBy(e => e.Component))
         {
@@ -100,18 +114,25 @@ public static class LoraLoader
             foreach (var entry in group)
             {
                 var (path, module) = index.Find(entry) ?? throw new DreamBoothException(
-                    $"{file.Path}: LoRA key '{entry.DownKey}' names no module of the {Describe(entry.Component)} " +
+                    $"{file.Path}: LoRA key '{entry.Key}' names no module of the {Describe(entry.Component)} " +
                     $"('{entry.Module}'{(entry.IsFlatName ? ", matched against module names with '.' → '_'" : "")}). {OtherBaseHint}");
                 CheckShapes(file.Path, entry, path, module);
                 LoraInjector.CheckWrappable(model, path, all);
                 var fromFile = file.AlphaOf(entry);
-                double alpha = options.Alpha ?? fromFile?.Alpha ?? entry.Rank;
-                result.Add(new(entry.Component, path, entry, entry.Rank, alpha, options.Alpha is null && (fromFile?.UseRsLora ?? false)));
+                if (entry.Rank is not int rank)
+                {
+                    result.Add(new(entry.Component, path, entry, 1, 1, false));   // LoKr of two whole matrices: scale 1
+                    continue;
+                }
+                double alpha = options.Alpha ?? fromFile?.Alpha ?? rank;
+                // LyCORIS (like kohya's LoRA module) reads alpha 0 as "alpha = rank".
+                if (entry.Algorithm != LoraAlgorithm.LoRA && alpha == 0) alpha = rank;
+                result.Add(new(entry.Component, path, entry, rank, alpha, options.Alpha is null && (fromFile?.UseRsLora ?? false)));
             }
             var duplicate = result.GroupBy(r => (r.Component, r.ModulePath)).FirstOrDefault(g => g.Count() > 1);
             if (duplicate is not null)
                 throw new DreamBoothException($"{file.Path}: several entries map onto module '{duplicate.Key.ModulePath}' " +
-                                              $"({string.Join(", ", duplicate.Select(d => d.Entry.DownKey))}).");
+                                              $"({string.Join(", ", duplicate.Select(d => d.Entry.Key))}).");
         }
         return result;
     }
@@ -150,14 +171,23 @@ public static class LoraLoader
             Modules.Linear l => l.weight.shape,
             Modules.Conv2d c => c.weight.shape,
             _ => throw new DreamBoothException(
-                $"{file}: LoRA key '{entry.DownKey}' targets '{path}', a {module.GetType().Name}; only Linear and Conv2d layers can carry LoRA adapters."),
+                $"{file}: LoRA key '{entry.Key}' targets '{path}', a {module.GetType().Name}; only Linear and Conv2d layers can carry LoRA adapters."),
         };
-        long r = entry.Rank;
+        if (entry.Algorithm != LoraAlgorithm.LoRA)
+        {
+            var problem = LycorisAdapter.ShapeProblem(entry.Algorithm, entry.Tensors.ToDictionary(t => t.Key, t => t.Value.Shape), weight);
+            if (problem is not null)
+                throw new DreamBoothException(
+                    $"{file}: {entry.Algorithm} module of key '{entry.Key}' cannot adapt '{path}' ({ShapeText(weight)}): {problem}. {OtherBaseHint}");
+            return;
+        }
+        var (down, up) = (entry.Tensors["down"], entry.Tensors["up"]);
+        long r = down.Shape[0];
         // Linear [out, in]: A [r, in], B [out, r]. Conv2d [out, in, kh, kw]: A [r, in, kh, kw], B [out, r, 1, 1].
         // A 1×1 conv and a Linear accept each other's layout (SD 1.x proj_in is a conv, SD 2.x's a Linear).
         long[] a = weight.Length == 2 ? [r, weight[1]] : [r, weight[1], weight[2], weight[3]];
         long[] b = weight.Length == 2 ? [weight[0], r] : [weight[0], r, 1, 1];
-        foreach (var (key, shape, needed) in new[] { (entry.DownKey, entry.DownShape, a), (entry.UpKey, entry.UpShape, b) })
+        foreach (var (key, shape, needed) in new[] { (down.Key, down.Shape, a), (up.Key, up.Shape, b) })
             if (!Fits(shape, needed))
                 throw new DreamBoothException(
                     $"{file}: LoRA key '{key}' has shape {LoraLayer.Shape(shape)} but '{path}' ({ShapeText(weight)}) needs {LoraLayer.Shape(needed)}. {OtherBaseHint}");

@@ -20,13 +20,14 @@ public sealed record PipelineLoadOptions
     /// <summary>Weight variant to prefer, e.g. "fp16" (diffusion_pytorch_model.fp16.safetensors).</summary>
     public string? Variant { get; init; }
 
-    /// <summary>For single-file checkpoints: a diffusers folder whose config files describe the model (default: SD 1.5).</summary>
+    /// <summary>For single-file checkpoints: a diffusers folder whose config files describe the model (default: SD 1.5's,
+    /// or SDXL base 1.0's for an SDXL file).</summary>
     public string? ModelConfigDir { get; init; }
 
     public TextNormalization Normalization { get; init; } = TextNormalization.Ftfy;
 }
 
-/// <summary>Loads a diffusers pipeline folder or an SD 1.x single-file checkpoint into a <see cref="StableDiffusionPipeline"/>.</summary>
+/// <summary>Loads a diffusers pipeline folder or an SD 1.x / SDXL single-file checkpoint into a <see cref="StableDiffusionPipeline"/>.</summary>
 public static class PipelineLoader
 {
     public static StableDiffusionPipeline Load(string model, PipelineLoadOptions? options = null)
@@ -63,21 +64,35 @@ public static class PipelineLoader
     {
         if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new DreamBoothException($"{path}: only .safetensors single-file checkpoints are accepted; pickled .ckpt/.bin files can run arbitrary code when loaded. Convert it once with Python's safetensors package.");
-        var configDir = options.ModelConfigDir ?? Sd15Defaults.Folder();
         using var file = TensorSource.Open(path);
         if (!SingleFileCheckpoint.IsSingleFile(file))
             throw new DreamBoothException($"{path}: not an SD single-file checkpoint (no model.diffusion_model.* tensors). A LoRA file goes to --lora, not --model.");
-        if (file.Keys.Any(k => k.StartsWith("conditioner.embedders.", StringComparison.Ordinal)))
-            throw new DreamBoothException($"{path}: SDXL single-file checkpoints are not supported yet; use the diffusers folder of the model.");
+        bool xl = SingleFileCheckpoint.IsSdxl(file);
+        if (xl && !file.Keys.Any(k => k.StartsWith(LdmKeyMap.SdxlTextEncoder2Prefix, StringComparison.Ordinal)))
+            throw new DreamBoothException($"{path}: an SDXL single file without the OpenCLIP text encoder ({LdmKeyMap.SdxlTextEncoder2Prefix}*), e.g. the SDXL refiner; only SDXL base-style checkpoints are supported.");
+        var configDir = options.ModelConfigDir ?? (xl ? ModelDefaults.SdxlFolder() : ModelDefaults.Sd15Folder());
+        if (xl != Directory.Exists(Path.Combine(configDir, "text_encoder_2")))
+            throw new DreamBoothException(
+                $"{path} is an {(xl ? "SDXL" : "SD 1.x/2.x")} checkpoint but the config folder {configDir} describes " +
+                $"{(xl ? "a model without" : "one with")} a second text encoder; give the matching --model-config folder.");
         var parts = new PipelineParts();
         try
         {
+            string Config(string component) => Path.Combine(configDir, component, "config.json");
             parts.Tokenizer = CLIPTokenizer.FromFolder(Path.Combine(configDir, "tokenizer"), options.Normalization);
-            parts.TextEncoder = SingleFileCheckpoint.LoadTextEncoder(file, CLIPTextConfig.Load(Path.Combine(configDir, "text_encoder", "config.json")), options.Device, options.Dtype);
-            parts.Unet = SingleFileCheckpoint.LoadUnet(file, UNet2DConditionConfig.Load(Path.Combine(configDir, "unet", "config.json")), options.Device, options.Dtype);
-            parts.Vae = SingleFileCheckpoint.LoadVae(file, AutoencoderKLConfig.Load(Path.Combine(configDir, "vae", "config.json")), options.Device, options.Dtype);
+            parts.TextEncoder = SingleFileCheckpoint.LoadTextEncoder(file, CLIPTextConfig.Load(Config("text_encoder")), options.Device, options.Dtype);
+            if (xl)
+            {
+                parts.Tokenizer2 = CLIPTokenizer.FromFolder(Path.Combine(configDir, "tokenizer_2"), options.Normalization);
+                parts.TextEncoder2 = SingleFileCheckpoint.LoadTextEncoder2(file, CLIPTextConfig.Load(Config("text_encoder_2")), options.Device, options.Dtype);
+            }
+            parts.Unet = SingleFileCheckpoint.LoadUnet(file, UNet2DConditionConfig.Load(Config("unet")), options.Device, options.Dtype);
+            parts.Vae = SingleFileCheckpoint.LoadVae(file, AutoencoderKLConfig.Load(Config("vae")), options.Device, options.Dtype);
             parts.SchedulerConfig = SchedulerConfig.Load(Path.Combine(configDir, "scheduler", "scheduler_config.json"));
-            return new StableDiffusionPipeline(parts, forceZerosForEmptyPrompt: false, Path.GetFileNameWithoutExtension(path), options.Device ?? CPU, configDir);
+            // As diffusers' from_single_file: the pipeline options come from the config repo (SDXL base: zeros for a
+            // missing negative prompt).
+            bool forceZeros = File.Exists(Path.Combine(configDir, "model_index.json")) ? ModelIndex.Load(configDir).ForceZerosForEmptyPrompt : xl;
+            return new StableDiffusionPipeline(parts, forceZeros, Path.GetFileNameWithoutExtension(path), options.Device ?? CPU, configDir);
         }
         catch
         {
@@ -107,24 +122,41 @@ internal sealed class PipelineParts : IDisposable
     }
 }
 
-/// <summary>SD 1.5's published configs and tokenizer, embedded, extracted once to a folder for single-file loading.</summary>
-public static class Sd15Defaults
+/// <summary>
+/// Published configs and tokenizers of SD 1.5 and SDXL base 1.0, embedded and extracted once to a folder each, for
+/// single-file checkpoints loaded without --model-config (what diffusers' from_single_file fetches from the hub).
+/// </summary>
+public static class ModelDefaults
 {
-    private static readonly Lazy<string> Extracted = new(Extract);
+    private static readonly Lazy<string> Sd15 = new(() => Extract("sd15", []));
 
-    public static string Folder() => Extracted.Value;
+    // SDXL's two tokenizers use SD 1.5's CLIP vocabulary and merges (stored once); tokenizer/ is SD 1.5's entirely.
+    private static readonly Lazy<string> Sdxl = new(() => Extract("sdxl",
+    [
+        ("tokenizer/vocab.json", "sd15/tokenizer/vocab.json"), ("tokenizer/merges.txt", "sd15/tokenizer/merges.txt"),
+        ("tokenizer/tokenizer_config.json", "sd15/tokenizer/tokenizer_config.json"),
+        ("tokenizer/special_tokens_map.json", "sd15/tokenizer/special_tokens_map.json"),
+        ("tokenizer_2/vocab.json", "sd15/tokenizer/vocab.json"), ("tokenizer_2/merges.txt", "sd15/tokenizer/merges.txt"),
+    ]));
 
-    private static string Extract()
+    public static string Sd15Folder() => Sd15.Value;
+
+    public static string SdxlFolder() => Sdxl.Value;
+
+    private static string Extract(string model, (string Target, string Resource)[] shared)
     {
-        var assembly = typeof(Sd15Defaults).Assembly;
+        var assembly = typeof(ModelDefaults).Assembly;
         var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
-        var root = Path.Combine(Path.GetTempPath(), $"dreambooth-net-sd15-{Environment.UserName}-{version.Split('+')[0]}");
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith("sd15/", StringComparison.Ordinal)))
+        var root = Path.Combine(Path.GetTempPath(), $"dreambooth-net-{model}-{Environment.UserName}-{version.Split('+')[0]}");
+        var files = assembly.GetManifestResourceNames().Where(n => n.StartsWith(model + "/", StringComparison.Ordinal))
+            .Select(n => (Target: n[(model.Length + 1)..], Resource: n)).Concat(shared);
+        foreach (var (target, resource) in files)
         {
-            var target = Path.Combine(root, name["sd15/".Length..]);
-            using var stream = assembly.GetManifestResourceStream(name)!;
-            if (File.Exists(target) && new FileInfo(target).Length == stream.Length) continue;
-            AtomicFile.Write(target, s => stream.CopyTo(s));
+            var targetPath = Path.Combine(root, target);
+            using var stream = assembly.GetManifestResourceStream(resource)
+                ?? throw new InvalidOperationException($"Embedded resource {resource} is missing.");
+            if (File.Exists(targetPath) && new FileInfo(targetPath).Length == stream.Length) continue;
+            AtomicFile.Write(targetPath, s => stream.CopyTo(s));
         }
         return root;
     }

@@ -24,7 +24,7 @@ internal static class ToyModelWriter
     }
 
     /// <summary>The real CLIP tokenizer of SD 1.5 (embedded in the library).</summary>
-    public static string TokenizerFolder() => Path.Combine(Sd15Defaults.Folder(), "tokenizer");
+    public static string TokenizerFolder() => Path.Combine(ModelDefaults.Sd15Folder(), "tokenizer");
 
     private static void WriteModel(string dir, string fileName, nn.Module module, JsonObject config)
     {

@@ -44,7 +44,7 @@ public sealed class LoraKohyaNameTests(ITestOutputHelper output) : IDisposable
         using var lora = LoraFile.Open(file);
         var mapped = LoraLoader.Resolve(new LoraTargets(unet), lora);
         Assert.Equal(linears.Count, mapped.Count);
-        Assert.All(mapped, m => Assert.Equal(expected[m.Entry.DownKey], m.ModulePath));
+        Assert.All(mapped, m => Assert.Equal(expected[m.Entry.Key], m.ModulePath));
         output.WriteLine($"{model}: {mapped.Count} Linear modules resolved from kohya names (half LDM-style)");
     }
 }
