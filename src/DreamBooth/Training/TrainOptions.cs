@@ -154,8 +154,7 @@ public sealed partial record TrainOptions
     [TrainOption("validation_inference_steps", "Denoising steps per validation image", Value = "N", Min = 1, When = "validation_prompt")]
     public int ValidationInferenceSteps { get; init; } = 25;
 
-    [TrainOption("eval_at_checkpoints", "Score the base model, each checkpoint and the final weights on fixed prompts × seeds " +
-        "(DINO, CLIP-I, CLIP-T, PRES, DIV against the instance images) into OUTPUT/eval, and recommend a checkpoint")]
+    [TrainOption("eval_at_checkpoints", "Score the base model, every checkpoint and the final weights (DINO, CLIP-I, CLIP-T…) into OUTPUT/eval; recommend one")]
     public bool EvalAtCheckpoints { get; init; }
 
     [TrainOption("eval_identifier", "The subject's identifier in the evaluation prompts", Value = "TOKEN", When = "eval_at_checkpoints",

@@ -6,7 +6,6 @@ using DreamBooth.IO;
 using DreamBooth.Tests.Cli;
 using DreamBooth.Tests.Evaluation;
 using DreamBooth.Training;
-using static TorchSharp.torch;
 
 /// <summary>
 /// Checkpoint choice end to end on sd15-tiny with the tiny CLIP and DINO: train --eval-at-checkpoints scores the base
@@ -160,7 +159,7 @@ public sealed class CheckpointEvaluationTests : IDisposable
         {
             using var x = a.Read(t.Name);
             using var y = b.Read(t.Name);
-            Assert.True(equal(x, y).item<bool>(), t.Name);
+            Assert.True(x.equal(y).all().item<bool>(), t.Name);
         }
     }
 }
