@@ -176,8 +176,7 @@ public sealed partial record TrainOptions
     [TrainOption("validation_inference_steps", "Denoising steps per validation image", Value = "N", Min = 1, When = "validation_prompt")]
     public int ValidationInferenceSteps { get; init; } = 25;
 
-    [TrainOption("eval_at_checkpoints", "Score base, checkpoints and final weights (DINO, CLIP-I, CLIP-T, PRES, DIV) into OUTPUT/eval and " +
-        "recommend a checkpoint")]
+    [TrainOption("eval_at_checkpoints", "Score the base model, every checkpoint and the final weights (DINO, CLIP-I, CLIP-T…) into OUTPUT/eval; recommend one")]
     public bool EvalAtCheckpoints { get; init; }
 
     [TrainOption("eval_prompts", "Evaluation prompt templates, one per line, {0} = identifier, {1} = class noun", Value = "FILE",

@@ -6,7 +6,6 @@ using DreamBooth.IO;
 using DreamBooth.Tests.Cli;
 using DreamBooth.Tests.Evaluation;
 using DreamBooth.Training;
-using static TorchSharp.torch;
 
 /// <summary>
 /// Checkpoint choice end to end on sd15-tiny with the tiny CLIP and DINO: train --eval-at-checkpoints scores the base
