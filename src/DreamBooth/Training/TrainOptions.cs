@@ -151,7 +151,7 @@ public sealed partial record TrainOptions
     [TrainOption("use_ema", "Keep an exponential moving average of the UNet's weights and save it as the model (full fine-tuning)")]
     public bool UseEma { get; init; }
 
-    [TrainOption("ema_decay", "Largest EMA decay; each step uses min(decay, (1 + s)/(10 + s))", Value = "D", Min = 0, Below = 1, When = "use_ema")]
+    [TrainOption("ema_decay", "Largest EMA decay: update n ≥ 2 uses min(decay, n/(n + 9)); the first copies the weights", Value = "D", Min = 0, Below = 1, When = "use_ema")]
     public double EmaDecay { get; init; } = 0.9999;
 
     /// <summary>"no", "fp16" or "bf16": frozen weights in that dtype, trainable weights in fp32.</summary>
