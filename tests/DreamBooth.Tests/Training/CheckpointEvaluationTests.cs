@@ -159,7 +159,7 @@ public sealed class CheckpointEvaluationTests : IDisposable
         {
             using var x = a.Read(t.Name);
             using var y = b.Read(t.Name);
-            Assert.True(eq(x, y).all().item<bool>(), t.Name);   // torch.equal is element-wise in TorchSharp
+            Assert.True(x.equal(y).all().item<bool>(), t.Name);   // equal is element-wise in TorchSharp
         }
     }
 }
