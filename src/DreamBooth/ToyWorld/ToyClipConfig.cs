@@ -5,7 +5,7 @@ using DreamBooth.Models.Clip;
 
 /// <summary>
 /// The sizes of the toy world's CLIP: a transformers <c>CLIPModel</c> whose vision tower is a small ViT over the toy
-/// images (4-pixel patches of a 32×32 image) and whose text tower is a 2-layer transformer over the real CLIP
+/// images (8-pixel patches of a 32×32 image) and whose text tower is a 2-layer transformer over the real CLIP
 /// vocabulary and SD 1.5's tokenizer. <see cref="ConfigJson"/> and <see cref="PreprocessorJson"/> write the files a
 /// CLIPModel folder holds; the model is built from those texts, so what is saved is what loads.
 /// </summary>
@@ -13,7 +13,8 @@ public sealed record ToyClipConfig
 {
     public int ImageSize { get; init; } = 32;
 
-    public int PatchSize { get; init; } = 4;
+    /// <summary>8: a 4×4 grid of patches, as ViT-B/32 sees a 224-pixel image as 7×7; a quarter of the cost of 4-pixel patches.</summary>
+    public int PatchSize { get; init; } = 8;
 
     public int VisionHiddenSize { get; init; } = 64;
     public int VisionLayers { get; init; } = 3;
@@ -30,7 +31,7 @@ public sealed record ToyClipConfig
     /// <summary>A smaller model for tests and smoke runs (same structure, narrower and shallower).</summary>
     public static ToyClipConfig Tiny { get; } = new()
     {
-        PatchSize = 8, VisionHiddenSize = 16, VisionLayers = 1, VisionHeads = 2, TextHiddenSize = 16, TextLayers = 1, ProjectionDim = 16,
+        VisionHiddenSize = 16, VisionLayers = 1, VisionHeads = 2, TextHiddenSize = 16, TextLayers = 1, ProjectionDim = 16,
     };
 
     /// <summary>CLIP's initial temperature, log(1 / 0.07), as transformers' logit_scale_init_value.</summary>
