@@ -88,6 +88,9 @@ public static class CliApp
             toy.AddCommand<ToyWorldPretrainCommand>("pretrain")
                 .WithDescription("Pretrain the toy base model from scratch (VAE, then UNet + text encoder) and save it as a diffusers folder.")
                 .WithExample("toyworld", "pretrain", "--output", "toyworld-base", "--steps", "6000");
+            toy.AddCommand<ToyWorldPretrainClipCommand>("pretrain-clip")
+                .WithDescription("Train the toy world's CLIP from scratch (contrastive, on renders and captions) and save it as a transformers CLIPModel folder for evaluate --clip.")
+                .WithExample("toyworld", "pretrain-clip", "--output", "models/toyworld-clip");
             toy.AddCommand<ToyWorldEvaluateCommand>("evaluate")
                 .WithDescription("Measure how often a toy base model draws the shape, object colour and background its prompt names.")
                 .WithExample("toyworld", "evaluate", "--base", "models/toyworld-base", "--output", "rates");

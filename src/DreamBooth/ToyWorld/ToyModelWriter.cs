@@ -5,7 +5,7 @@ using DreamBooth.IO;
 using DreamBooth.Pipelines;
 using static TorchSharp.torch;
 
-/// <summary>Writes the toy base model as a diffusers folder: model_index.json, config + safetensors per component, SD 1.5's tokenizer.</summary>
+/// <summary>Writes the toy world's models: the base model as a diffusers folder, the toy CLIP as a transformers CLIPModel folder.</summary>
 internal static class ToyModelWriter
 {
     public static void Write(string dir, ToyModelConfig config, double scalingFactor, nn.Module textEncoder, nn.Module unet, nn.Module vae)
@@ -17,14 +17,35 @@ internal static class ToyModelWriter
         WriteModel(Path.Combine(dir, "vae"), "diffusion_pytorch_model.safetensors", vae, config.VaeJson(scalingFactor));
         Directory.CreateDirectory(Path.Combine(dir, "scheduler"));
         WriteJson(Path.Combine(dir, "scheduler", "scheduler_config.json"), ToyModelConfig.SchedulerJson());
-        var tokenizer = Path.Combine(dir, "tokenizer");
-        Directory.CreateDirectory(tokenizer);
-        foreach (var file in Directory.GetFiles(TokenizerFolder()))
-            File.Copy(file, Path.Combine(tokenizer, Path.GetFileName(file)), overwrite: true);
+        CopyTokenizer(Path.Combine(dir, "tokenizer"));
+    }
+
+    /// <summary>
+    /// Writes the toy CLIP as a transformers CLIPModel folder: config.json, model.safetensors (float16, transformers'
+    /// key names), preprocessor_config.json and SD 1.5's tokenizer files beside them, as openai/clip-vit-base-patch32 ships.
+    /// </summary>
+    public static void WriteClip(string dir, ToyClipConfig config, nn.Module clip)
+    {
+        Directory.CreateDirectory(dir);
+        using (NewDisposeScope())
+        {
+            var half = clip.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.detach().to(ScalarType.Float16))).ToList();
+            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), half, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        WriteJson(Path.Combine(dir, "config.json"), config.ConfigJson());
+        WriteJson(Path.Combine(dir, "preprocessor_config.json"), config.PreprocessorJson());
+        CopyTokenizer(dir);
     }
 
     /// <summary>The real CLIP tokenizer of SD 1.5 (embedded in the library).</summary>
     public static string TokenizerFolder() => Path.Combine(ModelDefaults.Sd15Folder(), "tokenizer");
+
+    private static void CopyTokenizer(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        foreach (var file in Directory.GetFiles(TokenizerFolder()))
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)), overwrite: true);
+    }
 
     private static void WriteModel(string dir, string fileName, nn.Module module, JsonObject config)
     {

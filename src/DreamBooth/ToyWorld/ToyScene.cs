@@ -13,9 +13,17 @@ public sealed record ToyScene(ToyShape Shape, ToyColor ObjectColor, ToyColor Bac
     public string Noun => Shape.ToString().ToLowerInvariant();
 
     /// <summary>"a photo of a red cup on a blue background" (a checkered object: "a magenta and black checkered box …").</summary>
-    public string Caption => CheckerColor is { } second
-        ? $"a photo of a {ObjectColor.Name} and {second.Name} checkered {Noun} on a {Background.Name} background"
-        : $"a photo of a {ObjectColor.Name} {Noun} on a {Background.Name} background";
+    public string Caption => Describe(colours: true, background: true);
+
+    /// <summary>
+    /// The caption, leaving out the object's colour words and/or the background when asked: "a photo of a cup on a
+    /// blue background", "a photo of a red cup", "a photo of a cup". Each is still true of the scene.
+    /// </summary>
+    public string Describe(bool colours, bool background)
+    {
+        var colour = !colours ? "" : CheckerColor is { } second ? $"{ObjectColor.Name} and {second.Name} checkered " : $"{ObjectColor.Name} ";
+        return $"a photo of a {colour}{Noun}" + (background ? $" on a {Background.Name} background" : "");
+    }
 
     /// <summary>The caption with <paramref name="identifier"/> before the class noun and no colour words, as DreamBooth prompts name a subject.</summary>
     public string SubjectCaption(string identifier) => $"a photo of {identifier} {Noun} on a {Background.Name} background";
