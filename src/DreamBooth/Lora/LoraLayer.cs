@@ -180,7 +180,7 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
             if (merged.Any(m => m.Adapter == adapter)) continue;
             double factor = scale * Settings(adapter).Scaling;
             using var scope = NewDisposeScope();
-            BaseWeight.add_(DeltaWeight(adapter, factor));
+            Ops.AddInPlace(BaseWeight, DeltaWeight(adapter, factor));
             merged.Add((adapter, factor));
         }
     }
@@ -206,7 +206,7 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
     {
         if (Lycoris(adapter) is { } module) return (module.Delta(BaseWeight.shape) * factor).to(BaseWeight.dtype);
         var (a, b) = (A(adapter), B(adapter));
-        return (Product(a, b) * factor).to(BaseWeight.dtype);
+        return Ops.Mul(Product(a, b), factor).to(BaseWeight.dtype);
     }
 
     public override Tensor forward(Tensor x)

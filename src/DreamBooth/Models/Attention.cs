@@ -86,7 +86,7 @@ public sealed class Attention : Module<Tensor, Tensor?, Tensor>
 
         if (spatial) output = output.transpose(-1, -2).reshape(b, c, h, w);               // [B, C, H, W]
         if (residualConnection) output = Ops.Add(output, residual);
-        if (rescaleOutputFactor != 1.0) output = output / rescaleOutputFactor;
+        if (rescaleOutputFactor != 1.0) output = Ops.Div(output, rescaleOutputFactor);
         return output.MoveToOuterDisposeScope();
     }
 

@@ -1,5 +1,6 @@
 namespace DreamBooth.Models;
 
+using TorchSharp;
 using static TorchSharp.torch;
 using Modules = TorchSharp.Modules;
 using static TorchSharp.torch.nn;
@@ -14,8 +15,9 @@ internal static class Layers
     {
         var norm = nn.GroupNorm(groups, channels, eps, affine: true, device: device, dtype: dtype);
         using (no_grad())
+        using (var one = 1.0.ToScalar())
         {
-            norm.weight!.fill_(1.0);
+            norm.weight!.fill_(one);
             norm.bias!.zero_();
         }
         return norm;

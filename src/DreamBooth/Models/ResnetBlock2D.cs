@@ -45,7 +45,7 @@ public sealed class ResnetBlock2D : Module<Tensor, Tensor?, Tensor>
         h = conv2.call(dropout.call(functional.silu(norm2.call(h))));
         var skip = conv_shortcut is null ? input : conv_shortcut.call(input);
         var output = Ops.Add(skip, h);
-        if (outputScaleFactor != 1.0) output = output / outputScaleFactor;
+        if (outputScaleFactor != 1.0) output = Ops.Div(output, outputScaleFactor);
         return output.MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/embeddings.py::Timesteps (get_timestep_embedding, scale 1, max_period 10000).
 namespace DreamBooth.Models;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -30,8 +31,8 @@ public sealed class Timesteps : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long half = numChannels / 2;
         // Same op order as diffusers (float32 throughout) so the features match bit for bit.
-        var exponent = arange(0, half, dtype: ScalarType.Float32, device: timesteps.device) * -Math.Log(MaxPeriod);
-        exponent = exponent / (half - downscaleFreqShift);
+        var exponent = Ops.Mul(Ops.Arange(0, half, ScalarType.Float32, timesteps.device), -Math.Log(MaxPeriod));
+        exponent = Ops.Div(exponent, half - downscaleFreqShift);
         var freqs = exponent.exp();                                                          // [half]
         var args = timesteps.to(ScalarType.Float32)[.., TensorIndex.None] * freqs[TensorIndex.None, ..];   // [N, half]
         var emb = cat([args.sin(), args.cos()], -1);                                         // [N, 2·half]

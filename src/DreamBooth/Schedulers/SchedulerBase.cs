@@ -116,7 +116,7 @@ public abstract class SchedulerBase : IScheduler
     {
         using var scope = NewDisposeScope();
         var (sqrtAlpha, sqrtOneMinusAlpha) = GatherAlphas(originalSamples, timesteps);
-        return (sqrtAlpha * originalSamples + sqrtOneMinusAlpha * noise).MoveToOuterDisposeScope();
+        return Ops.Add(sqrtAlpha * originalSamples, sqrtOneMinusAlpha * noise).MoveToOuterDisposeScope();
     }
 
     /// <summary>v = sqrt(ᾱ_t) ε − sqrt(1 − ᾱ_t) x_0 (Salimans &amp; Ho 2022).</summary>
@@ -144,7 +144,7 @@ public abstract class SchedulerBase : IScheduler
         // Other dtypes: the table is cast first and the roots taken in that dtype, as diffusers does.
         var alphas = AlphasCumprodTensor.to(like.device).to(like.dtype);
         var picked = alphas.index_select(0, timesteps.to(like.device).flatten().to(ScalarType.Int64));   // [B]
-        return (picked.sqrt().reshape(shape), (1.0 - picked).sqrt().reshape(shape));
+        return (picked.sqrt().reshape(shape), Ops.Sub(1.0, picked).sqrt().reshape(shape));
     }
 
     public void Dispose()

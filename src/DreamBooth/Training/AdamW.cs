@@ -61,12 +61,13 @@ public sealed class AdamW : OptimizerBase
         using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
         using var eps = o.Epsilon.ToScalar();
         using var negStep = (-stepSize).ToScalar();
+        using var one = 1.ToScalar();                   // add_(Scalar) would pass a temporary alpha of 1 (see Ops)
 
         p.mul_(decay);
         expAvg.mul_(beta1).add_(grad, oneMinusBeta1);
         expAvgSq.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
         using var denom = expAvgSq.sqrt();
-        denom.div_(sqrtBc2).add_(eps);
+        denom.div_(sqrtBc2).add_(eps, one);
         p.addcdiv_(expAvg, denom, negStep);
     }
 }

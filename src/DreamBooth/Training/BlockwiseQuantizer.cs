@@ -1,6 +1,7 @@
 // Mirrors bitsandbytes functional.create_dynamic_map and the default/CPU backends' quantize_blockwise / dequantize_blockwise
 namespace DreamBooth.Training;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,8 +22,8 @@ public sealed class BlockwiseQuantizer : IDisposable
         // Midpoints between neighbouring codes: bucketize then yields the nearest code (ties go to the lower one).
         using var lower = Code.narrow(0, 0, Code.shape[0] - 1);
         using var upper = Code.narrow(0, 1, Code.shape[0] - 1);
-        using var sum = lower + upper;
-        bounds = sum.div(2.0).DetachFromDisposeScope();
+        using var sum = Ops.Add(lower, upper);
+        bounds = Ops.Div(sum, 2.0).DetachFromDisposeScope();
     }
 
     /// <summary>The sorted 256-entry code book.</summary>
@@ -64,9 +65,9 @@ public sealed class BlockwiseQuantizer : IDisposable
     private static void AddMeans(List<float> data, int count, double scale, bool signed)
     {
         var boundaries = linspace(0.1, 1, count, ScalarType.Float32);
-        var means = (boundaries.narrow(0, 0, count - 1) + boundaries.narrow(0, 1, count - 1)) / 2.0;
-        data.AddRange((means * scale).data<float>().ToArray());
-        if (signed) data.AddRange((means * -scale).data<float>().ToArray());
+        var means = Ops.Div(Ops.Add(boundaries.narrow(0, 0, count - 1), boundaries.narrow(0, 1, count - 1)), 2.0);
+        data.AddRange(Ops.Mul(means, scale).data<float>().ToArray());
+        if (signed) data.AddRange(Ops.Mul(means, -scale).data<float>().ToArray());
     }
 
     /// <summary>Quantizes <paramref name="values"/> (any shape, any float dtype) into <paramref name="codes"/>
@@ -87,15 +88,15 @@ public sealed class BlockwiseQuantizer : IDisposable
             var block = flat.narrow(0, 0, full).view(blocks, BlockSize);
             var max = block.abs().amax([1L]);
             // x * (1 / absmax) as bitsandbytes writes it (a reciprocal then a multiply, not a division).
-            var inv = max.clamp_min(1e-38).reciprocal().view(-1, 1);
-            parts.Add((block * inv).clamp(-1, 1).view(-1));
+            var inv = Ops.ClampMin(max, 1e-38).reciprocal().view(-1, 1);
+            parts.Add(Ops.Clamp(block * inv, -1, 1).view(-1));
             scales.Add(max);
         }
         if (rem > 0)
         {
             var tail = flat.narrow(0, full, rem);
-            var max = tail.abs().max().clamp_min(1e-38);
-            parts.Add((tail / max).clamp(-1, 1));
+            var max = Ops.ClampMin(tail.abs().max(), 1e-38);
+            parts.Add(Ops.Clamp(tail / max, -1, 1));
             scales.Add(max.unsqueeze(0));
         }
         var scaled = parts.Count == 1 ? parts[0] : cat(parts, 0);

@@ -140,8 +140,8 @@ public sealed class DreamBoothTrainer
             {
                 using var loss = MicroBatchLoss(pipe, data, cache, conditioner, noiseScheduler, numTrainTimesteps, batch, frozenDtype);
                 var value = loss.Loss.item<float>();
-                if (!float.IsFinite(value)) throw NonFinite(store, value, state.GlobalStep + 1);
-                Checkpoint.Backward(state.Scaler.ScaleLoss(loss.Loss / n));
+                if (!float.IsFinite(value)) throw NonFinite(store, $"The loss became {value}", state.GlobalStep);
+                Checkpoint.Backward(state.Scaler.ScaleLoss(Ops.Div(loss.Loss, n)));
                 (lossSum, instSum, priorSum, accumulated) = (lossSum + value, instSum + loss.InstanceLoss.item<float>(), priorSum + (loss.PriorLoss?.item<float>() ?? 0), accumulated + 1);
             }
             bool sync = endOfEpoch || ++micro % n == 0;
@@ -151,6 +151,10 @@ public sealed class DreamBoothTrainer
             // One optimizer step: unscale, clip, step (skipped by the scaler on inf/NaN gradients), schedule.
             state.Scaler.Unscale(optimizer);
             var gradNorm = GradClip.ClipGradNorm(trainable.Select(p => p.Parameter), o.MaxGradNorm);
+            // A finite loss can still give inf/NaN gradients (a wrong kernel did, at step 1); stepping would turn every
+            // weight into NaN and blame the next step's loss. fp16's scaler skips such steps by design.
+            if (!double.IsFinite(gradNorm) && !state.Scaler.Enabled)
+                throw NonFinite(store, $"The gradient norm became {gradNorm} (the loss was {lossSum / accumulated:G4})", state.GlobalStep);
             var lr = schedule.LearningRateAt(state.GlobalStep);
             optimizer.LearningRate = lr;
             state.Scaler.Step(optimizer);
@@ -302,20 +306,20 @@ public sealed class DreamBoothTrainer
         {
             var (mean, std, instances, classes) = cache.Batch(data, batch.Examples, prior);
             cond = conditioner.For(instances, classes);
-            latents = ((mean + std * Rng.RandnTensor(mean.shape, null, device)) * pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
+            latents = Ops.Mul(Ops.Add(mean, std * Rng.RandnTensor(mean.shape, null, device)), pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
         }
         else
         {
             (var pixels, cond) = Collate(data, batch, conditioner, prior);
             using var noGrad = no_grad();
             using var dist = pipe.Vae.Encode(pixels.to(frozenDtype));
-            latents = (dist.Sample(null).to(ScalarType.Float32) * pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
+            latents = Ops.Mul(dist.Sample(null).to(ScalarType.Float32), pipe.Vae.ScalingFactor).to(unet.ParameterDtype());
         }
         // Then, as diffusers' train_text_to_image.py draws them: the offset noise per image and channel, the input
         // perturbation, and only then the timesteps.
         var noise = ChannelsLastNoise(latents);
         if (options.NoiseOffset > 0) noise = TrainingStep.OffsetNoise(noise, options.NoiseOffset);
-        var inputNoise = options.InputPerturbation > 0 ? noise + options.InputPerturbation * ChannelsLastNoise(latents) : null;
+        var inputNoise = options.InputPerturbation > 0 ? Ops.Add(noise, Ops.Mul(ChannelsLastNoise(latents), options.InputPerturbation)) : null;
         var timesteps = randint(0, numTrainTimesteps, [latents.shape[0]], ScalarType.Int64).to(device);
         var context = cond.Context.to(unet.ParameterDtype());
         (Tensor, Tensor)? added = cond.Added is { } a ? (a.TextEmbeds.to(unet.ParameterDtype()), a.TimeIds.to(unet.ParameterDtype())) : null;
@@ -335,15 +339,18 @@ public sealed class DreamBoothTrainer
         return view.contiguous().to(device);
     }
 
-    private static DreamBoothException NonFinite(CheckpointStore store, float value, int step)
+    // `updates`: optimizer steps already applied to the weights (this run and any it resumed).
+    private DreamBoothException NonFinite(CheckpointStore store, string what, int updates)
     {
         var last = store.List().Select(c => Path.GetFileName(c.Path)).LastOrDefault();
+        string fp32 = options.MixedPrecision == "no" ? "" : ", or train in fp32 (--mixed-precision no)";
         return new DreamBoothException(
-            $"The loss became {value} at step {step}: training stopped and nothing was saved from this step. " +
+            $"{what} at step {updates + 1}: training stopped and nothing was saved from this step. " +
             (last is null ? "No checkpoint was written yet. " : $"The last good checkpoint is {last} (resume with --resume-from-checkpoint latest). ") +
-            (step == 1
-                ? "No optimizer step had run yet, so the learning rate is not the cause: check the model's weights and the images (or train in fp32)."
-                : "Lower --learning-rate, or train in fp32."));
+            (updates == 0
+                ? "No optimizer step had run yet, so the learning rate is not the cause: the model's weights, the images or this " +
+                  $"machine's tensor kernels produced it (`dreambooth env` runs the kernel self-check){fp32}."
+                : $"Lower --learning-rate{fp32}."));
     }
 
     private static void Freeze(nn.Module module)

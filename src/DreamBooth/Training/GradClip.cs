@@ -1,6 +1,7 @@
 // Mirrors torch.nn.utils.clip_grad_norm_ (torch 1.13, single device)
 namespace DreamBooth.Training;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,13 +20,13 @@ public static class GradClip
         var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
         if (grads.Count == 0) return 0.0;
         var device = grads[0].device;
-        var norms = grads.Select(g => linalg.vector_norm(g, 2).to(device)).ToList();
-        var total = linalg.vector_norm(stack(norms), 2);
+        var norms = grads.Select(g => Ops.Norm2(g).to(device)).ToList();
+        var total = Ops.Norm2(stack(norms));
         double totalValue = total.to(ScalarType.Float64).item<double>();
         if (errorIfNonfinite && !double.IsFinite(totalValue))
             throw new DreamBoothException($"The total norm of the gradients is {totalValue}, so they cannot be clipped (a NaN or infinite gradient).");
         // `max_norm / (total + 1e-6)` on a tensor is torch's __rtruediv__: reciprocal, then multiply.
-        var coef = (total + 1e-6).reciprocal().mul(maxNorm).clamp_max(1.0);
+        var coef = Ops.ClampMax(Ops.Mul(Ops.Add(total, 1e-6).reciprocal(), maxNorm), 1.0);
         foreach (var g in grads) g.mul_(coef.to(g.device));
         return totalValue;
     }

@@ -1,6 +1,7 @@
 // Mirrors torch.cuda.amp.GradScaler (torch 1.13)
 namespace DreamBooth.Training;
 
+using DreamBooth.Torch;
 using System.Runtime.CompilerServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,7 +53,7 @@ public sealed class GradScaler
     public int GrowthTracker => growthTracker;
 
     /// <summary>loss × scale (a new tensor), to call backward on.</summary>
-    public Tensor ScaleLoss(Tensor loss) => Enabled ? loss.mul(scale) : loss.alias();
+    public Tensor ScaleLoss(Tensor loss) => Enabled ? Ops.Mul(loss, scale) : loss.alias();
 
     /// <summary>Divides the gradients of <paramref name="optimizer"/>'s parameters by the scale in place, once per
     /// iteration (call it before clipping). Returns whether any gradient held an inf or NaN.</summary>
@@ -76,7 +77,7 @@ public sealed class GradScaler
                 // Checked before the multiply, as torch's kernel does.
                 using (var finite = isfinite(grad).all())
                     if (!finite.item<bool>()) foundInf = true;
-                if (invScale != 1f) grad.mul_(invScale);
+                if (invScale != 1f) Ops.MulInPlace(grad, invScale);
             }
         }
         box.FoundInf = foundInf;

@@ -1,6 +1,7 @@
 // Mirrors the loss of diffusers examples/dreambooth/train_dreambooth.py (v0.27.2), with --with_prior_preservation.
 namespace DreamBooth.Training;
 
+using DreamBooth.Torch;
 using DreamBooth.Models.Unets;
 using DreamBooth.Schedulers;
 using static TorchSharp.torch;
@@ -47,14 +48,14 @@ public static class TrainingStep
         var targets = target.chunk(2);
         var instance = InstanceLoss(preds[0], targets[0], timesteps.chunk(2)[0]);
         var prior = nn.functional.mse_loss(preds[1].to(ScalarType.Float32), targets[1].to(ScalarType.Float32));
-        var loss = instance + priorLossWeight * prior;
+        var loss = Ops.Add(instance, Ops.Mul(prior, priorLossWeight));
         return new StepLoss(loss.MoveToOuterDisposeScope(), instance.detach().MoveToOuterDisposeScope(),
                             prior.detach().MoveToOuterDisposeScope(), pred.MoveToOuterDisposeScope());
     }
 
     /// <summary>Offset noise (diffusers' --noise_offset): noise + offset · N(0, 1) drawn per image and channel from torch's global generator.</summary>
     public static Tensor OffsetNoise(Tensor noise, double offset) =>
-        noise + offset * randn([noise.shape[0], noise.shape[1], 1, 1], noise.dtype).to(noise.device);
+        Ops.Add(noise, Ops.Mul(randn([noise.shape[0], noise.shape[1], 1, 1], noise.dtype).to(noise.device), offset));
 
     /// <summary>diffusers' training_utils.compute_snr: SNR(t) = ᾱ_t / (1 − ᾱ_t), as (√ᾱ / √(1 − ᾱ))² in float32.</summary>
     public static Tensor Snr(ITrainingNoiseScheduler noiseScheduler, Tensor timesteps)
@@ -62,8 +63,8 @@ public static class TrainingStep
         using var scope = NewDisposeScope();
         var alphasCumprod = noiseScheduler.AlphasCumprod.to(timesteps.device);
         var alpha = alphasCumprod.sqrt()[timesteps.to(ScalarType.Int64)];
-        var sigma = (1.0 - alphasCumprod).sqrt()[timesteps.to(ScalarType.Int64)];
-        return (alpha / sigma).pow(2).MoveToOuterDisposeScope();
+        var sigma = Ops.Sub(1.0, alphasCumprod).sqrt()[timesteps.to(ScalarType.Int64)];
+        return Ops.Pow(alpha / sigma, 2).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -74,8 +75,8 @@ public static class TrainingStep
     {
         using var scope = NewDisposeScope();
         var snr = Snr(noiseScheduler, timesteps);
-        var weights = snr.clamp_max(gamma) / snr;
-        if (noiseScheduler.Config.PredictionType == "v_prediction") weights = weights + 1;
+        var weights = Ops.ClampMax(snr, gamma) / snr;
+        if (noiseScheduler.Config.PredictionType == "v_prediction") weights = Ops.Add(weights, 1);
         var perSample = nn.functional.mse_loss(pred, target, nn.Reduction.None).mean(Enumerable.Range(1, (int)pred.dim() - 1).Select(d => (long)d).ToArray());
         return (perSample * weights).mean().MoveToOuterDisposeScope();
     }

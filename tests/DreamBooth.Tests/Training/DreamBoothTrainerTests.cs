@@ -203,12 +203,32 @@ public sealed class DreamBoothTrainerTests(ITestOutputHelper output) : IDisposab
         var o = Options("nan", 40, TrainMethod.Full) with { LearningRate = 1e12, CheckpointingSteps = 1, MaxGradNorm = 1e30 };
         var e = Assert.Throws<DreamBoothException>(() => Trainer(o).Run());
         output.WriteLine(e.Message);
-        Assert.Matches("The loss became (NaN|∞|-∞|Infinity)", e.Message);
+        // The weights blow up after a few updates: the loss or, first, the gradients stop being finite.
+        var stop = System.Text.RegularExpressions.Regex.Match(e.Message, @"^The (loss|gradient norm) became (NaN|∞|-∞|Infinity).* at step (\d+):");
+        Assert.True(stop.Success && int.Parse(stop.Groups[3].Value) > 1, e.Message);
+        Assert.Contains("Lower --learning-rate", e.Message);
+        Assert.DoesNotContain("not the cause", e.Message);
         Assert.Contains("resume with --resume-from-checkpoint latest", e.Message);
         var checkpoints = new CheckpointStore(o.OutputDir).List();
         Assert.NotEmpty(checkpoints);
         Assert.True(File.Exists(Path.Combine(checkpoints[^1].Path, "trainable.safetensors")));
         Assert.Empty(Directory.GetDirectories(o.OutputDir, "checkpoint-*.tmp-*"));
+    }
+
+    [Fact]
+    public void Train_FirstStepGradientsNotFinite_StopsBeforeTheUpdateWithoutBlamingTheLearningRate()
+    {
+        // A finite loss (about 1e30) whose gradients overflow: before this check the step ran with them (the weights
+        // then turn NaN, or here stay put because the clip coefficient is 0) and a NaN at step 2 blamed the learning rate.
+        var o = Options("gradients", 2) with { PriorLossWeight = 1e30 };
+        var e = Assert.Throws<DreamBoothException>(() => Trainer(o).Run());
+        output.WriteLine(e.Message);
+        Assert.Matches(@"^The gradient norm became (NaN|∞|-∞|Infinity) \(the loss was [\d.]+E\+0?30\) at step 1: ", e.Message);
+        Assert.Contains("the learning rate is not the cause", e.Message);
+        Assert.Contains("dreambooth env", e.Message);
+        Assert.DoesNotContain("--learning-rate", e.Message);
+        Assert.Empty(TrainingLog.Read(Path.Combine(o.OutputDir, DreamBoothTrainer.LogFile)));
+        Assert.Empty(new CheckpointStore(o.OutputDir).List());
     }
 
     [Fact]

@@ -25,9 +25,9 @@ public sealed class DiagonalGaussianDistribution : IDisposable
         Parameters = parameters;
         var halves = parameters.chunk(2, dim: 1);                                        // 2 × [B, latent, h, w]
         Mean = halves[0];
-        LogVar = halves[1].clamp(-30.0, 20.0);
+        LogVar = Ops.Clamp(halves[1], -30.0, 20.0);
         halves[1].Dispose();
-        Std = (0.5 * LogVar).exp_();
+        Std = Ops.Mul(LogVar, 0.5).exp_();
         Var = LogVar.exp();
     }
 

@@ -32,7 +32,7 @@ public sealed class CLIPTextEmbeddings : Module<Tensor, Tensor>
             throw new DreamBoothException(
                 $"The text encoder takes at most {maxPositions} tokens per sequence, got {seqLength} (truncate the tokenized prompt).");
         using var scope = NewDisposeScope();
-        var positionIds = arange(seqLength, ScalarType.Int64, inputIds.device).unsqueeze(0);   // [1, T]
+        var positionIds = Ops.Arange(0, seqLength, ScalarType.Int64, inputIds.device).unsqueeze(0);   // [1, T]
         var embeddings = Ops.Add(token_embedding.call(inputIds), position_embedding.call(positionIds));  // [B, T, hidden]
         return embeddings.MoveToOuterDisposeScope();
     }

@@ -1,6 +1,7 @@
 // Mirrors transformers src/transformers/models/clip/modeling_clip.py::CLIPTextTransformer
 namespace DreamBooth.Models.Clip;
 
+using DreamBooth.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -47,7 +48,7 @@ public sealed class CLIPTextTransformer : Module<Tensor, CLIPTextOutput>
 
         // 2. causal mask: position i attends to j ≤ i. Additive finfo.min (not -inf) as transformers'
         //    _create_4d_causal_attention_mask, so rows stay finite in every dtype.
-        var causalMask = full(seqLength, seqLength, finfo(hidden.dtype).min, hidden.dtype, device)
+        var causalMask = Ops.Full([seqLength, seqLength], finfo(hidden.dtype).min, hidden.dtype, device)
             .triu(1)                                                              // [T, T], 0 on and below the diagonal
             .view(1, 1, seqLength, seqLength);                                    // [1, 1, T, T] broadcast over B, heads
 
@@ -56,7 +57,7 @@ public sealed class CLIPTextTransformer : Module<Tensor, CLIPTextOutput>
         var lastHiddenState = final_layer_norm.call(states[^1]);                  // [B, T, C]
 
         // 4. pooled output at the end-of-text token of each row
-        var rows = arange(batch, ScalarType.Int64, device);                       // [B]
+        var rows = Ops.Arange(0, batch, ScalarType.Int64, device);                      // [B]
         var eosIndex = EndOfTextIndex(ids);                                       // [B]
         var pooled = lastHiddenState.index(TensorIndex.Tensor(rows), TensorIndex.Tensor(eosIndex));   // [B, C]
 
@@ -66,7 +67,10 @@ public sealed class CLIPTextTransformer : Module<Tensor, CLIPTextOutput>
     // With the legacy eos_token_id == 2 (all released SD configs) transformers pools at argmax(input_ids): the
     // first occurrence of the largest id, which is the first <|endoftext|> (49407, the last id of CLIP's vocabulary).
     // Otherwise at the first position holding eos_token_id. argmax returns the first maximal index.
-    private Tensor EndOfTextIndex(Tensor ids) => eosTokenId == 2
-        ? ids.to(ScalarType.Int32).argmax(-1)
-        : ids.eq(eosTokenId).to(ScalarType.Int32).argmax(-1);
+    private Tensor EndOfTextIndex(Tensor ids)
+    {
+        if (eosTokenId == 2) return ids.to(ScalarType.Int32).argmax(-1);
+        using var eos = eosTokenId.ToScalar();
+        return ids.eq(eos).to(ScalarType.Int32).argmax(-1);
+    }
 }

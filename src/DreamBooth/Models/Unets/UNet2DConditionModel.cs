@@ -154,7 +154,7 @@ public sealed class UNet2DConditionModel : Module<Tensor, Tensor, Tensor, (Tenso
         bool forwardUpsampleSize = sample.shape[^2] % factor != 0 || sample.shape[^1] % factor != 0;
 
         // 0. center input
-        if (Config.CenterInputSample) sample = 2 * sample - 1.0;
+        if (Config.CenterInputSample) sample = Ops.Sub(Ops.Mul(sample, 2), 1.0);
 
         // 1. time: timestep features (plus, for SDXL, the pooled text and size/crop ids) → one embedding per sample
         var emb = TimeEmbedding(sample, timestep);                                            // [B, temb]
