@@ -112,9 +112,7 @@ public abstract class LoraLayer : Module<Tensor, Tensor>
         CheckNewName(adapter);
         using (no_grad())
         using (NewDisposeScope())
-        {
-            var delta = module.Delta(BaseWeight.shape);   // reshape fails here, not mid-generation, if the shape is wrong
-        }
+            module.Delta(BaseWeight.shape);   // a wrong shape fails here, not mid-generation
         if (lycoris is null)
         {
             lycoris = new Modules.ModuleDict<LycorisAdapter>();
