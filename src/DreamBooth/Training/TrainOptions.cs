@@ -25,8 +25,8 @@ public sealed partial record TrainOptions
     [TrainOption("variant", "Weight variant to load, e.g. fp16", Value = "NAME")]
     public string? Variant { get; init; }
 
-    [TrainOption("concepts_list", "JSON or YAML list of subjects to train together, each with instance_prompt, instance_data_dir, " +
-        "class_prompt and class_data_dir; replaces those four options", Value = "FILE", ExistingFile = true)]
+    [TrainOption("concepts_list", "JSON/YAML list of subjects to train together (instance_prompt, instance_data_dir, class_prompt, class_data_dir each)",
+        Value = "FILE", ExistingFile = true)]
     public string? ConceptsList { get; init; }
 
     [TrainOption("instance_data_dir", "Folder with 3–10 photos of the subject", Value = "DIR", Required = true, Folder = true, MustExist = true,
@@ -37,8 +37,8 @@ public sealed partial record TrainOptions
         Required = true, Example = "a photo of sks dog", Unless = "concepts_list")]
     public string? InstancePrompt { get; init; }
 
-    [TrainOption("caption_extension", "Per-image captions: the file IMAGE_STEM + this beside an instance image holds its caption " +
-        "(else metadata.jsonl's text for it, else the instance prompt)", Value = "EXT")]
+    [TrainOption("caption_extension", "Caption file beside each instance image: IMAGE_STEM + this (else its metadata.jsonl text, else the instance prompt)",
+        Value = "EXT")]
     public string CaptionExtension { get; init; } = ".txt";
 
     [TrainOption("identifier", "The subject's identifier, e.g. sks: fills {identifier} in captions", Value = "TOKEN")]
