@@ -118,6 +118,49 @@ public sealed class CaptionsTrainingTests : IDisposable
         Assert.True(Same(Run(o), Run(fromList)));
     }
 
+    // Solid-colour photos with a little noise, named PREFIX-NN.png.
+    private static void Photos(string dir, string prefix, byte level, int count)
+    {
+        Directory.CreateDirectory(dir);
+        var random = new Random(level);
+        for (int i = 0; i < count; i++)
+        {
+            var image = new RgbImage(40, 40);
+            for (int p = 0; p < image.Pixels.Length; p++) image.Pixels[p] = (byte)Math.Clamp(level + random.Next(-8, 9), 0, 255);
+            PngWriter.Write(Path.Combine(dir, $"{prefix}-{i:D2}.png"), image);
+        }
+    }
+
+    // Two subjects, dark and light photos, each with its identifier. The run must train every photo on its own
+    // concept's prompt: exactly the run over one folder of all the photos captioned with those prompts (whose
+    // per-image prompts the caption tests establish), and not the run with the identifiers swapped.
+    [Fact]
+    public void ConceptsList_TwoIdentifiers_EachTrainsOnItsOwnPhotos()
+    {
+        var (dark, light, all) = (Path.Combine(root, "dark"), Path.Combine(root, "light"), Path.Combine(root, "all"));
+        Photos(dark, "a", 20, 3);
+        Photos(light, "b", 235, 3);
+        Photos(all, "a", 20, 3);
+        Photos(all, "b", 235, 3);
+        const string Sks = "a photo of sks thing", Zwx = "a photo of zwx thing";
+        foreach (var image in Directory.GetFiles(all, "*.png"))
+            File.WriteAllText(Path.ChangeExtension(image, ".txt"), Path.GetFileName(image).StartsWith('a') ? Sks : Zwx);
+        TrainOptions Concepts(string name, string darkPrompt, string lightPrompt)
+        {
+            var list = Path.Combine(root, name + ".json");
+            File.WriteAllText(list, $$"""
+                [{"instance_prompt": "{{darkPrompt}}", "instance_data_dir": "{{dark}}"},
+                 {"instance_prompt": "{{lightPrompt}}", "instance_data_dir": "{{light}}"}]
+                """);
+            return Options(all, name) with { ConceptsList = list, InstanceDataDir = null, InstancePrompt = null, MaxTrainSteps = 3 };
+        }
+
+        var concepts = Run(Concepts("two", Sks, Zwx));
+        var captioned = Run(Options(all, "captioned") with { InstancePrompt = "not used", MaxTrainSteps = 3 });
+        Assert.True(Same(concepts, captioned), "the concepts list did not train each photo on its concept's prompt");
+        Assert.False(Same(concepts, Run(Concepts("swapped", Zwx, Sks))), "swapping the identifiers left the run unchanged");
+    }
+
     [Fact]
     public void ConceptsList_MissingClassImages_GeneratedPerConceptFromItsClassPrompt()
     {
