@@ -62,7 +62,8 @@ public sealed class ToyWorldPretrainClipCommand(IAnsiConsole console) : Command<
         console.MarkupLine($"[green]Done[/] in {r.Elapsed:hh\\:mm\\:ss}: loss {r.Loss:0.0000}, {r.ParameterCount:N0} parameters.");
         console.MarkupLine($"Zero-shot on held-out renders: shape {sc.ShapeAccuracy:P1}, object colour {sc.ColourAccuracy:P1}, background {sc.BackgroundAccuracy:P1}, " +
                            $"class prompt {sc.NounAccuracy:P1}, subject vs plain boxes {sc.SubjectAccuracy:P1}.");
-        console.MarkupLine($"Image cosine: subject to subject {sc.SubjectToSubject:0.000}, plain box to subject {sc.BoxToSubject:0.000}.");
+        console.MarkupLine($"Image cosine (CLIP-I): subject to subject {sc.SubjectToSubject:0.000}, plain box to subject {sc.BoxToSubject:0.000}. " +
+                           $"Subject to class prompt (CLIP-T): own background {sc.ContextMatched:0.000}, other backgrounds {sc.ContextOther:0.000}.");
         console.MarkupLine($"Model: {Markup.Escape(r.OutputDir)} (use: dreambooth evaluate --clip {Markup.Escape(r.OutputDir)} …)");
         return 0;
     }

@@ -12,10 +12,13 @@ using static TorchSharp.torch;
 /// colour, the background), of bare class prompts ("a photo of a cup"), and for the subject, of its colour caption
 /// against plain boxes of every colour on the same background. <see cref="SubjectToSubject"/> and
 /// <see cref="BoxToSubject"/> are what CLIP-I sees: the mean image–image cosine of subject renders to each other
-/// (other renders) and of plain boxes to subject renders.
+/// (other renders) and of plain boxes to subject renders. <see cref="ContextMatched"/> and <see cref="ContextOther"/>
+/// are what CLIP-T sees: the mean cosine of subject renders to the class prompt of their own background ("a photo of
+/// a box on a gray background") and to those of the other backgrounds (an over-trained model that ignores the
+/// prompt's background scores towards the second).
 /// </summary>
 public sealed record ToyClipScores(double ShapeAccuracy, double ColourAccuracy, double BackgroundAccuracy, double NounAccuracy,
-                                   double SubjectAccuracy, double SubjectToSubject, double BoxToSubject);
+                                   double SubjectAccuracy, double SubjectToSubject, double BoxToSubject, double ContextMatched, double ContextOther);
 
 /// <summary>Measures <see cref="ToyClipScores"/> from image and text embeddings (e.g. <see cref="EvaluationModels"/>' CLIP ones).</summary>
 public static class ToyClipProbe
@@ -56,7 +59,9 @@ public static class ToyClipProbe
             Enum.GetValues<ToyShape>().Select(v => (s with { Shape = v }).Describe(false, false)))).ToList();
         var subjectSets = subjectScenes.Select(s => Candidates(s, ToyPalette.ObjectColors.Select(c => Full(s with { ObjectColor = c, CheckerColor = null })))).ToList();
 
-        var texts = shapeSets.Concat(colourSets).Concat(backgroundSets).Concat(nounSets).Concat(subjectSets).SelectMany(c => c).Distinct().ToList();
+        var contexts = ToyPalette.BackgroundColors.ToDictionary(b => b, b => (subjectScenes[0] with { Background = b }).Describe(colours: false, background: true));
+        var texts = shapeSets.Concat(colourSets).Concat(backgroundSets).Concat(nounSets).Concat(subjectSets).SelectMany(c => c)
+                             .Concat(contexts.Values).Distinct().ToList();
         var embedded = texts.Zip(embedTexts(texts)).ToDictionary(p => p.First, p => p.Second);
 
         double Accuracy(IReadOnlyList<float[]> imageEmbeddings, List<List<string>> sets) =>
@@ -66,11 +71,14 @@ public static class ToyClipProbe
                 return scores.IndexOf(scores.Max()) == 0;
             }) / (double)sets.Count;
 
+        var matched = subjectImages.Zip(subjectScenes, (image, scene) => DreamBoothMetrics.Cosine(image, embedded[contexts[scene.Background]])).Average();
+        var other = subjectImages.Zip(subjectScenes, (image, scene) => contexts.Where(c => c.Key != scene.Background)
+                                                                              .Average(c => DreamBoothMetrics.Cosine(image, embedded[c.Value]))).Average();
         double subjectToSubject = subjectImages.SelectMany((a, i) => subjectImages.Where((_, j) => j != i).Select(b => DreamBoothMetrics.Cosine(a, b))).Average();
         return new ToyClipScores(
             Accuracy(ordinaryImages, shapeSets), Accuracy(ordinaryImages, colourSets), Accuracy(ordinaryImages, backgroundSets),
             Accuracy(ordinaryImages, nounSets), Accuracy(subjectImages, subjectSets),
-            subjectToSubject, DreamBoothMetrics.MeanCrossCosine(boxImages, subjectImages));
+            subjectToSubject, DreamBoothMetrics.MeanCrossCosine(boxImages, subjectImages), matched, other);
     }
 
     /// <summary>Loads a CLIPModel folder as the evaluation does (model, tokenizer and image processor from the folder) and measures it.</summary>

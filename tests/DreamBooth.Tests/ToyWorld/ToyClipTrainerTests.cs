@@ -98,6 +98,25 @@ public sealed class ToyClipTrainerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void ShippedModel_KnowsTheToyWorld_ThroughTheEvaluationLoader()
+    {
+        // models/toyworld-clip as `dreambooth toyworld pretrain-clip` made it (docs/TOYWORLD-CLIP.md), probed as the trainer probed it.
+        var folder = Path.Combine(Fixtures.RepoRoot, "models", "toyworld-clip");
+        using var models = EvaluationModels.Load(folder, EvalFixtures.DinoDir);
+        var s = ToyClipProbe.Measure(models.ClipImageEmbeddings, models.ClipTextEmbeddings, ToyClipTrainer.ProbeSeedOffset);
+        output.WriteLine($"shape {s.ShapeAccuracy:0.000}, colour {s.ColourAccuracy:0.000}, background {s.BackgroundAccuracy:0.000}, noun {s.NounAccuracy:0.000}, " +
+                         $"subject {s.SubjectAccuracy:0.000}, subject–subject {s.SubjectToSubject:0.000}, box–subject {s.BoxToSubject:0.000}, " +
+                         $"context {s.ContextMatched:0.000} vs {s.ContextOther:0.000}");
+        Assert.True(s.ShapeAccuracy >= 0.8 && s.NounAccuracy >= 0.8, $"shape {s.ShapeAccuracy}, noun {s.NounAccuracy}");
+        Assert.True(s.ColourAccuracy >= 0.95 && s.BackgroundAccuracy >= 0.95, $"colour {s.ColourAccuracy}, background {s.BackgroundAccuracy}");
+        Assert.True(s.SubjectAccuracy >= 0.95, $"subject {s.SubjectAccuracy}");
+        // CLIP-I tells the subject from plain boxes by a wide margin.
+        Assert.True(s.SubjectToSubject - s.BoxToSubject >= 0.3, $"{s.SubjectToSubject} vs {s.BoxToSubject}");
+        // CLIP-T drops when an image does not show the background its prompt names.
+        Assert.True(s.ContextMatched - s.ContextOther >= 0.1, $"{s.ContextMatched} vs {s.ContextOther}");
+    }
+
+    [Fact]
     public void ContrastiveLoss_IsClipsLossForDistinctCaptions_AndSpreadsOverDuplicates()
     {
         using var scope = NewDisposeScope();
