@@ -65,9 +65,4 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         console.MarkupLine($"[green]Done[/]: {Markup.Escape(result.MetricsPath)} and {Markup.Escape(result.ReportPath)}");
         return 0;
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

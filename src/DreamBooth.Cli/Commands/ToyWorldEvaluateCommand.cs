@@ -70,9 +70,4 @@ public sealed class ToyWorldEvaluateCommand(IAnsiConsole console) : Command<ToyW
         console.MarkupLine($"[green]Done[/]: {Markup.Escape(Path.Combine(s.Output, "rates.json"))} and grid.png");
         return 0;
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

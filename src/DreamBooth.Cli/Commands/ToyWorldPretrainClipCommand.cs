@@ -67,9 +67,4 @@ public sealed class ToyWorldPretrainClipCommand(IAnsiConsole console) : Command<
         console.MarkupLine($"Model: {Markup.Escape(r.OutputDir)} (use: dreambooth evaluate --clip {Markup.Escape(r.OutputDir)} …)");
         return 0;
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

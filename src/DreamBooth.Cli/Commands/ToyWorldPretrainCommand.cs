@@ -88,9 +88,4 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
         console.MarkupLine($"Model: {Markup.Escape(result.OutputDir)} (try: dreambooth generate -m {Markup.Escape(result.OutputDir)} -p \"a photo of a red ball on a blue background\")");
         return 0;
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -53,9 +53,4 @@ public sealed class TrainCommand<TSettings>(IAnsiConsole console) : Command<TSet
                                $"{Format.Text(r.Reason)} Report: {Format.Text(Path.Combine(options.OutputDir, DreamBoothTrainer.EvalFolder, DreamBooth.Evaluation.CheckpointReport.HtmlFile))}");
         return 0;
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -9,14 +9,9 @@ public readonly record struct HubProgress(string File, long Done, long? Total, b
 {
     /// <summary>An <see cref="IProgress{T}"/> that calls <paramref name="report"/> synchronously on the downloading
     /// thread (unlike <see cref="Progress{T}"/>, which posts to the thread pool and can reorder reports).</summary>
-    public static IProgress<HubProgress> Callback(Action<HubProgress> report) => new SyncProgress(report);
+    public static IProgress<HubProgress> Callback(Action<HubProgress> report) => new SyncProgress<HubProgress>(report);
 
     /// <summary>Adapter for a plain (file, done, total) callback; total is -1 when unknown.</summary>
     public static IProgress<HubProgress> Callback(Action<string, long, long> report) =>
-        new SyncProgress(p => report(p.File, p.Done, p.Total ?? -1));
-
-    private sealed class SyncProgress(Action<HubProgress> report) : IProgress<HubProgress>
-    {
-        public void Report(HubProgress value) => report(value);
-    }
+        new SyncProgress<HubProgress>(p => report(p.File, p.Done, p.Total ?? -1));
 }

@@ -31,7 +31,7 @@ public static class ToyDemo
 
         // 1. The judge: a classifier of the world's shapes and the subject.
         using var classifier = ToyClassifier.Train(new ToyClassifierOptions { Seed = o.Seed, Steps = o.ClassifierSteps, ImageSize = o.ImageSize },
-            new Sync<(int Step, int Steps, double Loss)>(p => progress?.Report(new ToyDemoProgress("classifier", $"classifier loss {p.Loss:0.000}", p.Step, p.Steps))), cancel);
+            new SyncProgress<(int Step, int Steps, double Loss)>(p => progress?.Report(new ToyDemoProgress("classifier", $"classifier loss {p.Loss:0.000}", p.Step, p.Steps))), cancel);
         progress?.Report(new ToyDemoProgress("classifier", $"classifier accuracy {classifier.Accuracy:P1}", o.ClassifierSteps, o.ClassifierSteps));
 
         // 2. Instance images; the backgrounds they do not show are the held-out contexts.
@@ -62,7 +62,7 @@ public static class ToyDemo
                 TrainBatchSize = 1, GradientAccumulationSteps = 1, LearningRate = o.LearningRate, MaxTrainSteps = o.TrainSteps,
                 CheckpointingSteps = o.TrainSteps + 1, Seed = (ulong)o.Seed, OutputDir = runDir, SortFiles = true,
             };
-            var trainProgress = new Sync<TrainProgress>(p => progress?.Report(new ToyDemoProgress(name,
+            var trainProgress = new SyncProgress<TrainProgress>(p => progress?.Report(new ToyDemoProgress(name,
                 p.Phase ?? $"{name} step {p.Step}/{p.MaxSteps} loss {p.Loss:0.0000}", p.Step, p.MaxSteps)));
             var result = new DreamBoothTrainer(train, o.BaseModel, warn: w => progress?.Report(new ToyDemoProgress(name, w, 0, o.TrainSteps)))
                 .Run(trainProgress, cancel);
@@ -139,11 +139,5 @@ public static class ToyDemo
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
                 if (File.Exists(Path.Combine(dir.FullName, "DreamBooth.slnx"))) return dir.FullName;
         return null;
-    }
-
-    // Reports go straight to the caller, in order (System.Progress would post them to the thread pool).
-    private sealed class Sync<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

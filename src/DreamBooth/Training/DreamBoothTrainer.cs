@@ -220,10 +220,6 @@ public sealed class DreamBoothTrainer
         };
     }
 
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 
     // Validation images; with EMA, of the averaged weights (train_text_to_image.py's store, copy_to, restore).
     private string Validate(StableDiffusionPipeline pipe, TrainingState state, EmaModel? ema, int step)

@@ -23,7 +23,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
     public void TinyRun_WritesEverything_AndSameSeedGivesByteEqualMetrics()
     {
         var stages = new List<string>();
-        var a = ToyDemo.Run(Tiny("a"), new Sync(p => stages.Add(p.Stage)));
+        var a = ToyDemo.Run(Tiny("a"), new SyncProgress<ToyDemoProgress>(p => stages.Add(p.Stage)));
         var b = ToyDemo.Run(Tiny("b"));
         Assert.Equal(File.ReadAllBytes(a.MetricsPath), File.ReadAllBytes(b.MetricsPath));
         Assert.Equal(["classifier", "lora", "lora-prior", "sample", "done"], stages.Distinct());
@@ -63,10 +63,5 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
         var e = Assert.Throws<DreamBoothException>(() => ToyDemo.Run(Tiny("x") with { BaseModel = Path.Combine(dir, "nope") }));
         Assert.Contains("toyworld pretrain", e.Message);
         Assert.Throws<DreamBoothException>(() => ToyDemo.Run(Tiny("x") with { ImagesPerPrompt = 1 }));
-    }
-
-    private sealed class Sync(Action<ToyDemoProgress> report) : IProgress<ToyDemoProgress>
-    {
-        public void Report(ToyDemoProgress value) => report(value);
     }
 }

@@ -75,7 +75,7 @@ public sealed class ToyPretrainerTests : IDisposable
     {
         using var cancel = new CancellationTokenSource();
         var saved = new List<string>();
-        var progress = new Sync<ToyPretrainProgress>(p =>
+        var progress = new SyncProgress<ToyPretrainProgress>(p =>
         {
             if (!p.Phase.StartsWith("saving", StringComparison.Ordinal)) return;
             saved.Add(p.Phase);
@@ -115,10 +115,5 @@ public sealed class ToyPretrainerTests : IDisposable
         Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { SnrGamma = 0 }).Run());
         Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { ContinueFrom = dir }).Run());
         Assert.Throws<DreamBoothException>(() => new ToyPretrainer(Smoke(dir) with { Model = ToyModelConfig.Tiny with { ImageSize = 48 } }).Run());
-    }
-
-    private sealed class Sync<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }
