@@ -1,6 +1,5 @@
 namespace DreamBooth.ToyWorld;
 
-using System.Diagnostics;
 using DreamBooth.Models.Autoencoders;
 using DreamBooth.Training;
 using static TorchSharp.torch;
@@ -19,34 +18,17 @@ internal static class ToyAutoencoderTraining
         var adam = new AdamWOptions(o.VaeLearningRate, WeightDecay: 0).Validated();
         using var optimizer = new AdamW(vae.named_parameters().Select(p => (p.name, p.parameter)), adam);
         var schedule = new LrSchedule("cosine", o.WarmupSteps, o.VaeSteps, learningRate: o.VaeLearningRate);
-        var recent = new Queue<double>();
-        var clock = Stopwatch.StartNew();
-        for (int step = 0; step < o.VaeSteps; step++)
+        Tensor Loss(int step)
         {
-            cancel.ThrowIfCancellationRequested();
-            double value, gradNorm;
-            using (NewDisposeScope())
-            {
-                var pixels = batches.NextForAutoencoder(o.BatchSize);
-                using var posterior = vae.Encode(pixels);
-                var reconstruction = vae.Decode(posterior.Sample(generator));
-                var kl = 0.5 * (posterior.Mean.square() + posterior.Var - 1 - posterior.LogVar).mean();
-                var loss = nn.functional.mse_loss(reconstruction, pixels) + o.KlWeight * kl;
-                loss.backward();
-                value = loss.item<float>();
-                if (!double.IsFinite(value)) throw new DreamBoothException($"The autoencoder loss became {value} at step {step + 1}; lower the VAE learning rate.");
-                gradNorm = GradClip.ClipGradNorm(vae.parameters(), 1.0);
-            }
-            optimizer.LearningRate = schedule.LearningRateAt(step);
-            optimizer.Step();
-            optimizer.ZeroGrad();
-            recent.Enqueue(value);
-            if (recent.Count > 50) recent.Dequeue();
-            log.Write(step + 1, value, value, null, optimizer.LearningRate, gradNorm, 0, clock.Elapsed.TotalSeconds);
-            progress?.Report(new ToyPretrainProgress("vae", step + 1, o.VaeSteps, value, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            var pixels = batches.NextForAutoencoder(o.BatchSize);
+            using var posterior = vae.Encode(pixels);
+            var reconstruction = vae.Decode(posterior.Sample(generator));
+            var kl = 0.5 * (posterior.Mean.square() + posterior.Var - 1 - posterior.LogVar).mean();
+            return nn.functional.mse_loss(reconstruction, pixels) + o.KlWeight * kl;
         }
+        double loss = ToyTrainingLoop.Run("vae", o.VaeSteps, [.. vae.parameters()], optimizer, schedule, Loss, log, progress, cancel);
         vae.eval();
-        return recent.Average();
+        return loss;
     }
 
     /// <summary>Mean squared error (pixels in [-1, 1]) of decoding the posterior mean of <paramref name="images"/>.</summary>

@@ -48,23 +48,7 @@ public sealed record ToyClipConfig
         ["logit_scale_init_value"] = LogitScaleInit,
         ["model_type"] = "clip",
         ["projection_dim"] = ProjectionDim,
-        ["text_config"] = new JsonObject
-        {
-            ["attention_dropout"] = 0.0,
-            ["bos_token_id"] = 49406,
-            ["eos_token_id"] = 49407,
-            ["pad_token_id"] = 1,
-            ["hidden_act"] = "quick_gelu",
-            ["hidden_size"] = TextHiddenSize,
-            ["intermediate_size"] = TextHiddenSize * 4,
-            ["layer_norm_eps"] = 1e-5,
-            ["max_position_embeddings"] = 77,
-            ["model_type"] = "clip_text_model",
-            ["num_attention_heads"] = TextHeads,
-            ["num_hidden_layers"] = TextLayers,
-            ["projection_dim"] = ProjectionDim,
-            ["vocab_size"] = 49408,
-        },
+        ["text_config"] = ToyModelConfig.ClipTextJson(TextHiddenSize, TextHeads, TextLayers, ProjectionDim),
         ["vision_config"] = new JsonObject
         {
             ["attention_dropout"] = 0.0,

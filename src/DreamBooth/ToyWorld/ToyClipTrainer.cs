@@ -67,37 +67,23 @@ public sealed class ToyClipTrainer(ToyClipOptions options)
         using var noiseScale = tensor(processor.Config.ImageStd.Select(s => (float)(o.Noise / s)).ToArray()).view(1, 3, 1, 1);
         using var minLogitScale = 0.0.ToScalar();
         using var maxLogitScale = Math.Log(100).ToScalar();
-        var recent = new Queue<double>();
-        var clock = Stopwatch.StartNew();
-        for (int step = 0; step < o.Steps; step++)
+        Tensor Loss(int step)
         {
-            cancel.ThrowIfCancellationRequested();
-            double value, gradNorm;
-            using (NewDisposeScope())
-            {
-                var batch = pairs.Next(o.BatchSize);
-                var pixels = processor.Preprocess([.. batch.Select(p => ToyRenderer.Render(p.Scene, o.Model.ImageSize))]);
-                if (o.Noise > 0) pixels = Ops.Add(pixels, randn(pixels.shape, generator: generator) * noiseScale);
-                var ids = TrimmedIds(tokenizer, [.. batch.Select(p => p.Caption)]);
-                using var output = model.call(ids, pixels);
-                var total = ContrastiveLoss(output.LogitsPerImage, Matches(batch));
-                total.backward();
-                value = total.item<float>();
-                if (!double.IsFinite(value)) throw new DreamBoothException($"The loss became {value} at step {step + 1}; lower the learning rate.");
-                gradNorm = GradClip.ClipGradNorm(parameters.Select(p => p.parameter), 1.0);
-            }
-            optimizer.LearningRate = schedule.LearningRateAt(step);
-            optimizer.Step();
-            optimizer.ZeroGrad();
-            // CLIP caps the temperature at 100 so the logits cannot run away.
-            using (no_grad()) logitScale.clamp_(minLogitScale, maxLogitScale);
-            recent.Enqueue(value);
-            if (recent.Count > 50) recent.Dequeue();
-            log.Write(step + 1, value, value, null, optimizer.LearningRate, gradNorm, 0, clock.Elapsed.TotalSeconds);
-            progress?.Report(new ToyPretrainProgress("clip", step + 1, o.Steps, value, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            var batch = pairs.Next(o.BatchSize);
+            var pixels = processor.Preprocess([.. batch.Select(p => ToyRenderer.Render(p.Scene, o.Model.ImageSize))]);
+            if (o.Noise > 0) pixels = Ops.Add(pixels, randn(pixels.shape, generator: generator) * noiseScale);
+            var ids = TrimmedIds(tokenizer, [.. batch.Select(p => p.Caption)]);
+            using var output = model.call(ids, pixels);
+            return ContrastiveLoss(output.LogitsPerImage, Matches(batch));
         }
+        // CLIP caps the temperature at 100 so the logits cannot run away.
+        void Clamp(int step)
+        {
+            using (no_grad()) logitScale.clamp_(minLogitScale, maxLogitScale);
+        }
+        double loss = ToyTrainingLoop.Run("clip", o.Steps, [.. parameters.Select(p => p.parameter)], optimizer, schedule, Loss, log, progress, cancel, Clamp);
         model.eval();
-        return recent.Average();
+        return loss;
     }
 
     // The tokenizer pads to 77; only the tokens up to the longest caption's end-of-text matter (the causal mask hides

@@ -37,23 +37,33 @@ public sealed record ToyModelConfig
     public int LatentSize => ImageSize >> (VaeChannels.Count - 1);
 
     /// <summary>transformers CLIPTextConfig (SD 1.x's special-token ids, so the real CLIP tokenizer fits).</summary>
-    public JsonObject TextEncoderJson() => new()
+    public JsonObject TextEncoderJson()
     {
-        ["architectures"] = new JsonArray("CLIPTextModel"),
+        var json = ClipTextJson(TextHiddenSize, TextHeads, TextLayers, TextHiddenSize);
+        json["architectures"] = new JsonArray("CLIPTextModel");
+        json["torch_dtype"] = "float32";
+        return json;
+    }
+
+    /// <summary>
+    /// The text tower of every toy model (the base's text encoder and the toy CLIP's text_config): CLIP's vocabulary
+    /// and SD 1.x's special-token ids, pooled at the first end-of-text token, where the tokenizer puts it.
+    /// </summary>
+    internal static JsonObject ClipTextJson(int hiddenSize, int heads, int layers, int projectionDim) => new()
+    {
         ["attention_dropout"] = 0.0,
         ["bos_token_id"] = 49406,
         ["eos_token_id"] = 49407,
         ["pad_token_id"] = 1,
         ["hidden_act"] = "quick_gelu",
-        ["hidden_size"] = TextHiddenSize,
-        ["intermediate_size"] = TextHiddenSize * 4,
+        ["hidden_size"] = hiddenSize,
+        ["intermediate_size"] = hiddenSize * 4,
         ["layer_norm_eps"] = 1e-5,
         ["max_position_embeddings"] = 77,
         ["model_type"] = "clip_text_model",
-        ["num_attention_heads"] = TextHeads,
-        ["num_hidden_layers"] = TextLayers,
-        ["projection_dim"] = TextHiddenSize,
-        ["torch_dtype"] = "float32",
+        ["num_attention_heads"] = heads,
+        ["num_hidden_layers"] = layers,
+        ["projection_dim"] = projectionDim,
         ["vocab_size"] = 49408,
     };
 

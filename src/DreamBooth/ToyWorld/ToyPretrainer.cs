@@ -92,50 +92,34 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
             SchedulerConfig.Parse(ToyModelConfig.SchedulerJson().ToJsonString()));
         int timesteps = noiseScheduler.Config.NumTrainTimesteps ?? 1000;
         var dropout = new Random(o.Seed);
-        var recent = new Queue<double>();
-        var clock = Stopwatch.StartNew();
-        for (int step = 0; step < o.Steps; step++)
+        Tensor Loss(int step)
         {
-            cancel.ThrowIfCancellationRequested();
-            double value, gradNorm;
-            using (NewDisposeScope())
-            {
-                var (pixels, captions) = batches.Next(o.BatchSize);
-                for (int i = 0; i < captions.Length; i++)
-                    if (dropout.NextDouble() < o.CaptionDropout) captions[i] = "";
-                Tensor latents;
-                using (no_grad())
-                using (var posterior = vae.Encode(pixels))
-                    latents = posterior.Sample(generator) * scaling;
-                var context = textEncoder.Encode(tokenizer.EncodeBatch(captions).InputIds).LastHiddenState;
-                var noise = randn(latents.shape, generator: generator);
-                var t = randint(0, timesteps, [latents.shape[0]], generator: generator);
-                using var loss = TrainingStep.Compute(unet, noiseScheduler, latents, noise, t, context, null, withPriorPreservation: false, 0,
-                                                      snrGamma: o.SnrGamma);
-                loss.Loss.backward();
-                value = loss.Loss.item<float>();
-                if (!double.IsFinite(value)) throw new DreamBoothException($"The loss became {value} at step {step + 1}; lower the learning rate.");
-                gradNorm = GradClip.ClipGradNorm(trainable.Select(p => p.Item2), 1.0);
-            }
-            optimizer.LearningRate = schedule.LearningRateAt(step);
-            optimizer.Step();
-            optimizer.ZeroGrad();
-            recent.Enqueue(value);
-            if (recent.Count > 50) recent.Dequeue();
-            log.Write(step + 1, value, value, null, optimizer.LearningRate, gradNorm, 0, clock.Elapsed.TotalSeconds);
-            progress?.Report(new ToyPretrainProgress("unet", step + 1, o.Steps, value, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
-            if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
-            {
-                unet.eval();
-                textEncoder.eval();
-                save(step + 1);
-                unet.train();
-                textEncoder.train();
-            }
+            var (pixels, captions) = batches.Next(o.BatchSize);
+            for (int i = 0; i < captions.Length; i++)
+                if (dropout.NextDouble() < o.CaptionDropout) captions[i] = "";
+            Tensor latents;
+            using (no_grad())
+            using (var posterior = vae.Encode(pixels))
+                latents = posterior.Sample(generator) * scaling;
+            var context = textEncoder.Encode(tokenizer.EncodeBatch(captions).InputIds).LastHiddenState;
+            var noise = randn(latents.shape, generator: generator);
+            var t = randint(0, timesteps, [latents.shape[0]], generator: generator);
+            return TrainingStep.Compute(unet, noiseScheduler, latents, noise, t, context, null, withPriorPreservation: false, 0,
+                                        snrGamma: o.SnrGamma).Loss;
         }
+        void Checkpoint(int step)
+        {
+            if (o.CheckpointEvery == 0 || step % o.CheckpointEvery != 0 || step == o.Steps) return;
+            unet.eval();
+            textEncoder.eval();
+            save(step);
+            unet.train();
+            textEncoder.train();
+        }
+        double loss = ToyTrainingLoop.Run("unet", o.Steps, [.. trainable.Select(p => p.Item2)], optimizer, schedule, Loss, log, progress, cancel, Checkpoint);
         unet.eval();
         textEncoder.eval();
-        return recent.Average();
+        return loss;
     }
 
     // Loads a saved toy model into the freshly built modules; its configs must be the ones this run would write.
