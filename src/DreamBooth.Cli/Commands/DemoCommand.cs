@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Commands;
 
 using System.ComponentModel;
+using DreamBooth.Cli.Settings;
 using System.Globalization;
 using DreamBooth.Torch;
 using DreamBooth.ToyWorld;
@@ -10,7 +11,7 @@ using Spectre.Console.Cli;
 /// <summary>`dreambooth demo`: DreamBooth LoRA on the toy world's subject, with and without prior preservation, measured and reported.</summary>
 public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CpuSettings
     {
         [CommandOption("--base <DIR>")][Description("The toy base model (default models/toyworld-base in the repository).")]
         public string? Base { get; init; }
@@ -24,10 +25,6 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         public int? Steps { get; init; }
         [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 2e-4).")]
         public double? LearningRate { get; init; }
-        [CommandOption("--threads <N>")][Description("CPU threads for tensor math (default: libtorch's choice).")]
-        public int Threads { get; init; }
-        [CommandOption("--verbose")][Description("Print stack traces with errors.")]
-        public bool Verbose { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)

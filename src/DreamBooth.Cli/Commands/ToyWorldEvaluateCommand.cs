@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Commands;
 
 using System.ComponentModel;
+using DreamBooth.Cli.Settings;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using DreamBooth.Imaging;
@@ -13,7 +14,7 @@ using Spectre.Console.Cli;
 /// <summary>`dreambooth toyworld evaluate`: how often a toy base model draws the shape, colour and background its prompt names.</summary>
 public sealed class ToyWorldEvaluateCommand(IAnsiConsole console) : Command<ToyWorldEvaluateCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CpuSettings
     {
         [CommandOption("--base <DIR>")][Description("The toy base model (default models/toyworld-base in the repository).")]
         public string? Base { get; init; }
@@ -23,10 +24,6 @@ public sealed class ToyWorldEvaluateCommand(IAnsiConsole console) : Command<ToyW
         public int ImagesPerPrompt { get; init; } = 2;
         [CommandOption("--seed <N>")][Description("Seed of the classifier and of the first caption's images; caption k uses seed + k (default 0).")]
         public int Seed { get; init; }
-        [CommandOption("--threads <N>")][Description("CPU threads for tensor math (default: libtorch's choice).")]
-        public int Threads { get; init; }
-        [CommandOption("--verbose")][Description("Print stack traces with errors.")]
-        public bool Verbose { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)

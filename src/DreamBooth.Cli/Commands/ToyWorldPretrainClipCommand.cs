@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Commands;
 
 using System.ComponentModel;
+using DreamBooth.Cli.Settings;
 using DreamBooth.Torch;
 using DreamBooth.ToyWorld;
 using Spectre.Console;
@@ -9,7 +10,7 @@ using Spectre.Console.Cli;
 /// <summary>`dreambooth toyworld pretrain-clip`: trains the toy world's CLIP from scratch and saves a transformers CLIPModel folder.</summary>
 public sealed class ToyWorldPretrainClipCommand(IAnsiConsole console) : Command<ToyWorldPretrainClipCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CpuSettings
     {
         [CommandOption("--output <DIR>")][Description("The CLIPModel folder to write (default toyworld-clip).")]
         public string Output { get; init; } = "toyworld-clip";
@@ -23,10 +24,6 @@ public sealed class ToyWorldPretrainClipCommand(IAnsiConsole console) : Command<
         public double? LearningRate { get; init; }
         [CommandOption("--tiny")][Description("A narrower model for smoke tests.")]
         public bool Tiny { get; init; }
-        [CommandOption("--threads <N>")][Description("CPU threads for tensor math (default: libtorch's choice).")]
-        public int Threads { get; init; }
-        [CommandOption("--verbose")][Description("Print stack traces with errors.")]
-        public bool Verbose { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)

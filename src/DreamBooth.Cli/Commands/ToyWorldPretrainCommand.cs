@@ -1,6 +1,7 @@
 namespace DreamBooth.Cli.Commands;
 
 using System.ComponentModel;
+using DreamBooth.Cli.Settings;
 using DreamBooth.Cli.Rendering;
 using DreamBooth.Torch;
 using DreamBooth.ToyWorld;
@@ -10,7 +11,7 @@ using Spectre.Console.Cli;
 /// <summary>`dreambooth toyworld pretrain`: trains the toy world's base model from scratch (VAE, then UNet + text encoder).</summary>
 public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyWorldPretrainCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CpuSettings
     {
         [CommandOption("--output <DIR>")][Description("The diffusers folder to write (default toyworld-base).")]
         public string Output { get; init; } = "toyworld-base";
@@ -34,10 +35,6 @@ public sealed class ToyWorldPretrainCommand(IAnsiConsole console) : Command<ToyW
         public string? ContinueFrom { get; init; }
         [CommandOption("--tiny")][Description("A narrower model for smoke tests.")]
         public bool Tiny { get; init; }
-        [CommandOption("--threads <N>")][Description("CPU threads for tensor math (default: libtorch's choice).")]
-        public int Threads { get; init; }
-        [CommandOption("--verbose")][Description("Print stack traces with errors.")]
-        public bool Verbose { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)

@@ -4,13 +4,9 @@ using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
-/// <summary>Options every command takes.</summary>
-public class CommonSettings : CommandSettings
+/// <summary>Options every command takes: CPU threads and stack traces.</summary>
+public class CpuSettings : CommandSettings
 {
-    [CommandOption("--device <DEVICE>")]
-    [Description("cpu, cuda or cuda:N (default: CUDA when present, else CPU).")]
-    public string? Device { get; init; }
-
     [CommandOption("--threads <N>")]
     [Description("CPU threads for tensor math (default: libtorch's choice).")]
     public int Threads { get; init; }
@@ -26,4 +22,12 @@ public class CommonSettings : CommandSettings
             return ValidationResult.Error($"--threads must be between 0 (libtorch's choice) and {Environment.ProcessorCount} (the CPU cores here), not {Threads}.");
         return base.Validate();
     }
+}
+
+/// <summary>Options of every command that loads a model: <see cref="CpuSettings"/> and the device.</summary>
+public class CommonSettings : CpuSettings
+{
+    [CommandOption("--device <DEVICE>")]
+    [Description("cpu, cuda or cuda:N (default: CUDA when present, else CPU).")]
+    public string? Device { get; init; }
 }

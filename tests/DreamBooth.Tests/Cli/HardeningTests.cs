@@ -56,10 +56,15 @@ public sealed partial class HardeningTests : IDisposable
         Assert.Contains("not a regular file (a character device)", output);
     }
 
-    [Fact]
-    public void Threads_MoreThanCores_UsageErrorNamingTheCoreCount()
+    [Theory]
+    [InlineData("env")]
+    [InlineData("demo")]
+    [InlineData("toyworld", "pretrain")]
+    [InlineData("toyworld", "pretrain-clip")]
+    [InlineData("toyworld", "evaluate")]
+    public void Threads_MoreThanCores_UsageErrorNamingTheCoreCount(params string[] command)
     {
-        var text = OneLineError(CliRunner.Run("env", "--threads", "1000"), 2);
+        var text = OneLineError(CliRunner.Run([.. command, "--threads", "1000"]), 2);
         Assert.Contains($"between 0 (libtorch's choice) and {Environment.ProcessorCount}", text);
     }
 
