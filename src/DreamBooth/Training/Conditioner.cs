@@ -15,15 +15,13 @@ internal sealed class Conditioner : IDisposable
 {
     private readonly StableDiffusionPipeline pipe;
     private readonly bool trainTextEncoder;
-    private readonly int resolution;
     private readonly Dictionary<string, (Tensor Embeds, Tensor? Pooled)> cache = new(StringComparer.Ordinal);
 
     /// <param name="prompts">Every prompt an example can have (encoded now when the text encoder is frozen).</param>
-    public Conditioner(StableDiffusionPipeline pipe, bool trainTextEncoder, IEnumerable<string> prompts, int resolution)
+    public Conditioner(StableDiffusionPipeline pipe, bool trainTextEncoder, IEnumerable<string> prompts)
     {
         this.pipe = pipe;
         this.trainTextEncoder = trainTextEncoder;
-        this.resolution = resolution;
         if (trainTextEncoder) return;
         using var noGrad = no_grad();
         foreach (var prompt in prompts)
@@ -46,7 +44,7 @@ internal sealed class Conditioner : IDisposable
         }
         if (pooled is null) return new Conditioning(embeds, null);
         var timeIds = tensor(images
-            .SelectMany(i => new float[] { i.OriginalSize.Height, i.OriginalSize.Width, i.CropTopLeft.Top, i.CropTopLeft.Left, resolution, resolution })
+            .SelectMany(i => new float[] { i.OriginalSize.Height, i.OriginalSize.Width, i.CropTopLeft.Top, i.CropTopLeft.Left, i.TargetSize.Height, i.TargetSize.Width })
             .ToArray(), [images.Count, 6]).to(pipe.Device);
         return new Conditioning(embeds, (pooled, timeIds));
     }

@@ -5,8 +5,12 @@ using DreamBooth.Data;
 using DreamBooth.Imaging;
 using static TorchSharp.torch;
 
-/// <summary>A training example: its pixels [3, R, R] in [-1, 1], its prompt and the SDXL micro-conditioning facts.</summary>
-public sealed record TrainImage(Tensor Pixels, (int Height, int Width) OriginalSize, (int Top, int Left) CropTopLeft, string Prompt);
+/// <summary>
+/// A training example: its pixels [3, H, W] in [-1, 1], its prompt and the SDXL micro-conditioning facts (the target
+/// size is the crop's: the square resolution, or the bucket).
+/// </summary>
+public sealed record TrainImage(Tensor Pixels, (int Height, int Width) OriginalSize, (int Top, int Left) CropTopLeft, string Prompt,
+                                (int Height, int Width) TargetSize);
 
 /// <summary>The random choices of one example: its instance image's, then its class image's (drawn in that order).</summary>
 public sealed record ExampleChoice(CropChoice Instance, CropChoice? Class);
@@ -15,8 +19,10 @@ public sealed record ExampleChoice(CropChoice Instance, CropChoice? Class);
 /// <param name="SortFiles">Files sorted by name rather than in directory order (the script's <c>Path.iterdir()</c>).</param>
 /// <param name="MaxClassImages">Class images used per concept: the first ones of its folder, as the script does.</param>
 /// <param name="CaptionExtension">The ending of an instance image's caption file (see <see cref="ImageCaptions"/>).</param>
+/// <param name="Buckets">Aspect-ratio buckets (kohya's --enable_bucket); null: square crops at the resolution.</param>
 public sealed record DatasetOptions(int Resolution, bool CenterCrop = false, bool RandomFlip = false, bool SkipBadImages = false,
-                                    bool SortFiles = true, int? MaxClassImages = null, string CaptionExtension = ".txt");
+                                    bool SortFiles = true, int? MaxClassImages = null, string CaptionExtension = ".txt",
+                                    AspectBucketOptions? Buckets = null);
 
 /// <summary>
 /// Instance images (and, with prior preservation, class images), validated up front so a bad file stops training before
@@ -24,6 +30,8 @@ public sealed record DatasetOptions(int Resolution, bool CenterCrop = false, boo
 /// or else its concept's instance prompt, a class image its concept's class prompt. With several concepts the instance
 /// images of all of them form one list, concept by concept, and so do the class images, as the DreamBooth forks'
 /// concepts lists do. Example i pairs instance i mod N with class i mod M; the length is max(N, M) as in diffusers.
+/// With aspect buckets an example trains in its instance image's bucket, and its class image is cropped to the same
+/// bucket so both share one batch tensor.
 /// </summary>
 public sealed class DreamBoothDataset
 {
@@ -34,7 +42,8 @@ public sealed class DreamBoothDataset
     /// <param name="concepts">The subjects; class images are read for those with a class folder.</param>
     public DreamBoothDataset(IReadOnlyList<Concept> concepts, DatasetOptions options, Action<string>? warn = null)
     {
-        transforms = new TrainTransforms(new TrainTransformOptions(options.Resolution, options.CenterCrop, options.RandomFlip ? FlipMode.Random : FlipMode.None));
+        transforms = new TrainTransforms(new TrainTransformOptions(options.Resolution, options.CenterCrop, options.RandomFlip ? FlipMode.Random : FlipMode.None,
+                                                                   options.Buckets is { } b ? new AspectBuckets(b) : null));
         foreach (var concept in concepts)
         {
             var captions = ImageCaptions.Read(concept.InstanceDataDir, options.CaptionExtension);
@@ -75,9 +84,12 @@ public sealed class DreamBoothDataset
     public ExampleChoice Choose(int index, Generator? generator)
     {
         var instance = transforms.Choose(instances[index % instances.Count].Image, generator);
-        var cls = classes.Count == 0 ? null : transforms.Choose(classes[index % classes.Count].Image, generator);
+        var cls = classes.Count == 0 ? null : transforms.Choose(classes[index % classes.Count].Image, generator, BucketOf(index));
         return new ExampleChoice(instance, cls);
     }
+
+    /// <summary>The (width, height) bucket example <paramref name="index"/> trains in; null without buckets.</summary>
+    public (int Width, int Height)? BucketOf(int index) => transforms.BucketOf(instances[index % instances.Count].Image);
 
     /// <summary>Example <paramref name="index"/> transformed as <paramref name="choice"/> says.</summary>
     public (TrainImage Instance, TrainImage? Class) Render(int index, ExampleChoice choice)
@@ -91,17 +103,18 @@ public sealed class DreamBoothDataset
     public (int Instance, int? Class) ImagesOf(int index) =>
         (index % instances.Count, classes.Count == 0 ? null : index % classes.Count);
 
-    /// <summary>One instance (or class) image, transformed.</summary>
-    public TrainImage Image(bool isClass, int i, Generator? generator)
+    /// <summary>One instance (or class) image, transformed (with buckets: into <paramref name="bucket"/>, else its own).</summary>
+    public TrainImage Image(bool isClass, int i, Generator? generator, (int Width, int Height)? bucket = null)
     {
         var item = (isClass ? classes : instances)[i];
-        return Transform(item, transforms.Choose(item.Image, generator));
+        return Transform(item, transforms.Choose(item.Image, generator, bucket));
     }
 
     private TrainImage Transform((string Path, RgbImage Image, string Prompt) item, CropChoice choice)
     {
         var sample = transforms.Apply(item.Image, choice);
-        return new TrainImage(sample.Pixels, sample.OriginalSize, sample.CropTopLeft, item.Prompt);
+        return new TrainImage(sample.Pixels, sample.OriginalSize, sample.CropTopLeft, item.Prompt,
+                              ((int)sample.Pixels.shape[1], (int)sample.Pixels.shape[2]));
     }
 
     // Decodes every image now: unreadable files are named before any training step runs. The caption files are

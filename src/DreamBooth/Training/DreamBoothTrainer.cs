@@ -6,6 +6,7 @@ namespace DreamBooth.Training;
 using System.Diagnostics;
 using DreamBooth.Data;
 using DreamBooth.Evaluation;
+using DreamBooth.Imaging;
 using DreamBooth.IO;
 using DreamBooth.Lora;
 using DreamBooth.Models;
@@ -58,6 +59,10 @@ public sealed class DreamBoothTrainer
         using var pipe = PipelineLoader.Load(modelPath, new PipelineLoadOptions { Device = device, Variant = o.Variant });
         int resolution = o.Resolution ?? pipe.DefaultSize;
         CheckFits(pipe, resolution, frozenDtype);
+        if (o.EnableBucket && (resolution < o.MinBucketReso || resolution > o.MaxBucketReso))
+            throw new DreamBoothException($"--enable-bucket: the training resolution {resolution} (the square bucket) is outside " +
+                                          $"--min-bucket-reso {o.MinBucketReso} … --max-bucket-reso {o.MaxBucketReso}; set them around it.");
+        var buckets = o.EnableBucket ? new AspectBucketOptions(resolution, o.MinBucketReso, o.MaxBucketReso, o.BucketResoSteps) : null;
 
         // 2. Prior preservation: the model draws its own class images when a concept's folder has too few.
         var concepts = o.Concepts();
@@ -69,7 +74,7 @@ public sealed class DreamBoothTrainer
                                        TrainingState.ConceptSeed(seed, k), resolution, (done, total) => Phase($"class images {done}/{total}{of}"), cancel);
         }
         var data = new DreamBoothDataset(concepts, new DatasetOptions(resolution, o.CenterCrop, o.RandomFlip, o.SkipBadImages, o.SortFiles,
-                                                                     o.NumClassImages, o.CaptionExtension), warn);
+                                                                     o.NumClassImages, o.CaptionExtension, buckets), warn);
         if (concepts.Count == 1 && data.InstanceCount is < 3 or > 10)
             warn($"{data.InstanceCount} instance image(s): DreamBooth works best with 3–10 photos of the subject.");
         if (data.Captioned > 0 && data.Captioned < data.InstanceCount)
@@ -104,7 +109,8 @@ public sealed class DreamBoothTrainer
         var noiseScheduler = (ITrainingNoiseScheduler)SchedulerRegistry.Create("DDPMScheduler", pipe.SchedulerConfig);
         int numTrainTimesteps = noiseScheduler.Config.NumTrainTimesteps ?? 1000;
         using var cache = o.CacheLatents ? new LatentCache(data, pipe.Vae, frozenDtype) : null;
-        var loader = new ShuffledBatches(data.Count, o.TrainBatchSize, i => cache?.Choice ?? data.Choose(i, null));
+        var loader = new ShuffledBatches(data.Count, o.TrainBatchSize, i => cache?.Choice ?? data.Choose(i, null),
+                                         buckets is null ? null : i => data.BucketOf(i)!.Value);
         var state = new TrainingState(seed, o.Method.ToString(), trainable, optimizer, new GradScaler(enabled: o.MixedPrecision == "fp16"), loader, ema);
 
         // 5. Resume, or start a new log.
@@ -124,7 +130,7 @@ public sealed class DreamBoothTrainer
         using var log = new TrainingLog(logPath, o.ReportTo == "tensorboard" ? o.TensorBoardDir : null, state.GlobalStep);
 
         // 6. Conditioning. A frozen text encoder's embeddings are the same every step: compute them once.
-        using var conditioner = new Conditioner(pipe, o.TrainTextEncoder, data.Prompts, resolution);
+        using var conditioner = new Conditioner(pipe, o.TrainTextEncoder, data.Prompts);
 
         // 7. The loop. As accelerate: the loss is divided by the accumulation count, and the optimizer steps when the
         //    count is reached or the epoch ends (the micro-batch counter then restarts).

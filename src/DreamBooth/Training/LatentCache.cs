@@ -12,22 +12,28 @@ using static TorchSharp.torch;
 /// </summary>
 internal sealed class LatentCache : IDisposable
 {
-    private readonly Dictionary<(bool IsClass, int Index), (Tensor Mean, Tensor Std, TrainImage Image)> entries = [];
+    // A class image is cached once per bucket it trains in (the bucket of each instance image it is paired with).
+    private readonly Dictionary<(bool IsClass, int Index, (int, int)? Bucket), (Tensor Mean, Tensor Std, TrainImage Image)> entries = [];
 
     public LatentCache(DreamBoothDataset data, AutoencoderKL vae, ScalarType dtype)
     {
         using var noGrad = no_grad();
-        foreach (var (isClass, count) in new[] { (false, data.InstanceCount), (true, data.ClassCount) })
-            for (int i = 0; i < count; i++)
-            {
-                using var scope = NewDisposeScope();
-                var image = data.Image(isClass, i, null);
-                using var dist = vae.Encode(image.Pixels.unsqueeze(0).to(dtype));
-                var mean = dist.Mean.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
-                var std = dist.Std.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
-                entries[(isClass, i)] = (mean, std, image with { Pixels = empty(0) });
-            }
+        var keys = Enumerable.Range(0, data.InstanceCount).Select(i => (false, i, (ValueTuple<int, int>?)null))
+            .Concat(Enumerable.Range(0, data.ClassCount).SelectMany(c => ClassBuckets(data, c).Select(b => (true, c, b))));
+        foreach (var (isClass, i, bucket) in keys)
+        {
+            using var scope = NewDisposeScope();
+            var image = data.Image(isClass, i, null, bucket);
+            using var dist = vae.Encode(image.Pixels.unsqueeze(0).to(dtype));
+            var mean = dist.Mean.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
+            var std = dist.Std.to(ScalarType.Float32).detach().MoveToOuterDisposeScope().DetachFromDisposeScope();
+            entries[(isClass, i, bucket)] = (mean, std, image with { Pixels = empty(0) });
+        }
     }
+
+    // The buckets class image c trains in, in example order; [null] without buckets.
+    private static IEnumerable<(int, int)?> ClassBuckets(DreamBoothDataset data, int c) =>
+        Enumerable.Range(0, data.Count).Where(e => data.ImagesOf(e).Class == c).Select(data.BucketOf).Distinct();
 
     /// <summary>What the data loader draws per example when latents are cached: nothing.</summary>
     public ExampleChoice Choice { get; } = new(new CropChoice(false, 0, 0), null);
@@ -35,8 +41,8 @@ internal sealed class LatentCache : IDisposable
     /// <summary>The stored distributions of [instances…, classes…] of a batch, and their image facts.</summary>
     public (Tensor Mean, Tensor Std, List<TrainImage> Instances, List<TrainImage> Classes) Batch(DreamBoothDataset data, int[] batch, bool prior)
     {
-        var keys = batch.Select(b => (false, data.ImagesOf(b).Instance))
-            .Concat(prior ? batch.Select(b => (true, data.ImagesOf(b).Class!.Value)) : []).ToList();
+        var keys = batch.Select(b => (false, data.ImagesOf(b).Instance, (ValueTuple<int, int>?)null))
+            .Concat(prior ? batch.Select(b => (true, data.ImagesOf(b).Class!.Value, data.BucketOf(b))) : []).ToList();
         var mean = cat(keys.Select(k => entries[k].Mean).ToArray());
         var std = cat(keys.Select(k => entries[k].Std).ToArray());
         var images = keys.Select(k => entries[k].Image).ToList();

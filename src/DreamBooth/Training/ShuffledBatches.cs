@@ -23,10 +23,15 @@ public sealed record LoaderState(int Epoch, int[] Order, int AheadIndex, Fetched
 /// Per epoch: <c>iter(dataloader)</c> draws the workers' base seed (an int64, unused without workers); the sampler
 /// draws its own int64 seed and shuffles with <c>torch.randperm(n)</c> on a private generator seeded with it; then
 /// batch 0 is fetched (its examples' random crops/flips drawn), and before batch k is handed out batch k+1 is fetched.
+/// With aspect buckets (<paramref name="bucketOf"/>) a batch holds examples of one bucket only: the shuffled order is
+/// walked and each example joins its bucket's open batch, which is handed out when full; the partly filled ones follow
+/// at the end of the epoch. One bucket gives exactly the plain batches, and no extra draw is made.
 /// </summary>
-public sealed class ShuffledBatches(int count, int batchSize, Func<int, ExampleChoice> choose)
+public sealed class ShuffledBatches(int count, int batchSize, Func<int, ExampleChoice> choose, Func<int, (int, int)>? bucketOf = null)
 {
-    private readonly int batches = (count + batchSize - 1) / batchSize;
+    // Batches per epoch: Σ over buckets of ⌈examples / batch size⌉, the same for every order.
+    private readonly int batches = bucketOf is null ? (count + batchSize - 1) / batchSize
+        : Enumerable.Range(0, count).GroupBy(bucketOf).Sum(g => (g.Count() + batchSize - 1) / batchSize);
 
     public LoaderState State { get; set; } = LoaderState.Start;
 
@@ -62,8 +67,35 @@ public sealed class ShuffledBatches(int count, int batchSize, Func<int, ExampleC
 
     private FetchedBatch Fetch(int[] order, int batch)
     {
-        var examples = order.Skip(batch * batchSize).Take(batchSize).ToArray();
+        var examples = bucketOf is null ? order.Skip(batch * batchSize).Take(batchSize).ToArray() : Grouped(order)[batch];
         return new FetchedBatch(examples, examples.Select(choose).ToArray());
+    }
+
+    private (int[] Order, List<int[]> Batches)? grouped;
+
+    // The epoch's one-bucket batches, built once per order.
+    private List<int[]> Grouped(int[] order)
+    {
+        if (grouped is { } g && ReferenceEquals(g.Order, order)) return g.Batches;
+        var result = new List<int[]>();
+        var open = new Dictionary<(int, int), List<int>>();
+        var opened = new List<(int, int)>();
+        foreach (var example in order)
+        {
+            var key = bucketOf!(example);
+            if (!open.TryGetValue(key, out var list))
+            {
+                open[key] = list = [];
+                opened.Add(key);
+            }
+            list.Add(example);
+            if (list.Count < batchSize) continue;
+            result.Add([.. list]);
+            list.Clear();
+        }
+        result.AddRange(opened.Where(k => open[k].Count > 0).Select(k => open[k].ToArray()));
+        grouped = (order, result);
+        return result;
     }
 
     /// <summary><c>torch.empty((), dtype=torch.int64).random_()</c>: 64 random bits (first word high) mod 2^63.</summary>

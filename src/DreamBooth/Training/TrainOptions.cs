@@ -78,6 +78,18 @@ public sealed partial record TrainOptions
     [TrainOption("random_flip", "Randomly flip images horizontally")]
     public bool RandomFlip { get; init; }
 
+    [TrainOption("enable_bucket", "Aspect-ratio buckets: train each photo at its own aspect, not a square crop")]
+    public bool EnableBucket { get; init; }
+
+    [TrainOption("min_bucket_reso", "Shortest bucket side", Value = "PIXELS", Min = 8, MultipleOf = 8, When = "enable_bucket")]
+    public int MinBucketReso { get; init; } = 256;
+
+    [TrainOption("max_bucket_reso", "Longest bucket side", Value = "PIXELS", Min = 8, MultipleOf = 8, When = "enable_bucket")]
+    public int MaxBucketReso { get; init; } = 1024;
+
+    [TrainOption("bucket_reso_steps", "Bucket sides are multiples of this", Value = "PIXELS", Min = 8, MultipleOf = 8, When = "enable_bucket")]
+    public int BucketResoSteps { get; init; } = 64;
+
     [TrainOption("train_text_encoder", "Also train the text encoder (LoRA adapters on it with --method lora)")]
     public bool TrainTextEncoder { get; init; }
 
@@ -326,6 +338,12 @@ public sealed partial record TrainOptions
                     throw new DreamBoothException($"{where}: concept {i + 1}: class_data_dir {classDir}: is the instance folder of concept {photos.j + 1}; generated class images would mix with the photos. Choose another folder.");
             }
         }
+        if (options.EnableBucket && options.MinBucketReso > options.MaxBucketReso)
+            throw new TrainOptionException("{0} " + options.MinBucketReso + " is above {1} " + options.MaxBucketReso + ".", "min_bucket_reso", "max_bucket_reso");
+        if (options.EnableBucket && options.BucketResoSteps > options.MinBucketReso)
+            throw new TrainOptionException("{0} " + options.BucketResoSteps + " is above {1} " + options.MinBucketReso + ": no bucket side would fit.", "bucket_reso_steps", "min_bucket_reso");
+        if (options.EnableBucket && options.Resolution is int r && (r < options.MinBucketReso || r > options.MaxBucketReso))
+            throw new TrainOptionException("{0} " + r + " is outside the bucket sides {1} … {2}; the square bucket is the resolution.", "resolution", "min_bucket_reso", "max_bucket_reso");
         if (options.UseEma && options.Method == TrainMethod.Lora)
             throw new TrainOptionException("{0} works with full fine-tuning only ({1} full); diffusers' LoRA scripts keep no average of the adapters.", "use_ema", "method");
         if (options.ReportTo == "tensorboard" && File.Exists(Path.Combine(options.OutputDir, options.LoggingDir)))

@@ -17,7 +17,7 @@ public sealed class TrainOptionTests : IDisposable
     {
         var settable = typeof(TrainOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => p.Name);
         Assert.Equal(settable.Order(), TrainOption.All.Select(o => o.PropertyName).Order());
-        Assert.Equal(68, TrainOption.All.Count);
+        Assert.Equal(72, TrainOption.All.Count);
         Assert.Equal(TrainOption.All.Count, TrainOption.All.Select(o => o.Key).Distinct().Count());
         foreach (var o in TrainOption.All)
         {
