@@ -54,7 +54,7 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         // Metrics as rows, runs as columns: five long metric names would not fit across a narrow terminal.
         var table = new Table().AddColumn("metric");
         foreach (var r in result!.Runs) table.AddColumn(r.Name, c => c.RightAligned());
-        var values = result.Runs.Select(r => new[] { r.SubjectFidelity, r.PromptFidelity, r.ClassSubjectLeak, r.ClassPriorDrift, r.Diversity }).ToList();
+        var values = result.Runs.Select(r => r.Values).ToList();
         for (int i = 0; i < ToyDemo.MetricMeanings.Count; i++)
             table.AddRow([ToyDemo.MetricMeanings[i].Key, .. values.Select(v => v[i].ToString("0.0000", CultureInfo.InvariantCulture))]);
         console.Write(table);

@@ -1,5 +1,6 @@
 namespace DreamBooth.ToyWorld;
 
+using DreamBooth.Imaging;
 using DreamBooth.Models.Autoencoders;
 using DreamBooth.Training;
 using static TorchSharp.torch;
@@ -31,14 +32,16 @@ internal static class ToyAutoencoderTraining
         return loss;
     }
 
-    /// <summary>Mean squared error (pixels in [-1, 1]) of decoding the posterior mean of <paramref name="images"/>.</summary>
-    public static double ReconstructionError(AutoencoderKL vae, IEnumerable<DreamBooth.Imaging.RgbImage> images)
+    /// <summary>Mean squared error (pixels in [-1, 1]) of decoding the posterior mean of <paramref name="images"/>, and the decoded images.</summary>
+    public static (double Error, IReadOnlyList<RgbImage> Decoded) Reconstruction(AutoencoderKL vae, IReadOnlyList<RgbImage> images)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var pixels = stack([.. images.Select(i => i.ToTensor(normalize: true))]);
         using var posterior = vae.Encode(pixels);
-        return nn.functional.mse_loss(vae.Decode(posterior.Mean), pixels).item<float>();
+        var decoded = vae.Decode(posterior.Mean);
+        var rebuilt = Enumerable.Range(0, images.Count).Select(i => RgbImage.FromTensor(decoded[i] / 2 + 0.5)).ToList();
+        return (nn.functional.mse_loss(decoded, pixels).item<float>(), rebuilt);
     }
 
     /// <summary>1 / std of posterior samples over <paramref name="count"/> fresh images (SD measured its 0.18215 this way).</summary>

@@ -122,6 +122,7 @@ public static class ToyDemo
             ToyMetrics.SubjectFidelity(classifier, Of(ToyPromptKind.Identifier, images)),
             ToyMetrics.PromptFidelity(withContext),
             ToyMetrics.ClassSubjectLeak(classifier, Of(ToyPromptKind.Class, images)),
+            ToyMetrics.ClassSubjectLeak(classifier, Of(ToyPromptKind.Unrelated, images)),
             ToyMetrics.ClassPriorDrift(Of(ToyPromptKind.Class, images), Of(ToyPromptKind.Class, baseImages)),
             ToyMetrics.Diversity(images));
     }

@@ -15,6 +15,7 @@ internal static class ToyDemoReport
         ("subject_fidelity", "Share of images of \"sks box\" prompts that the classifier takes for the checkered subject; higher means the subject was learned."),
         ("prompt_fidelity", "Share of images with a background in the prompt whose border shows that background; higher means the context is obeyed."),
         ("class_subject_leak", "Share of \"a photo of a box\" images that show the subject; lower means the class still means any box."),
+        ("unrelated_subject_leak", "Share of images of another class (\"a photo of a ball …\") that show the subject; prior preservation does not sample that class, so it does not protect it."),
         ("class_prior_drift", "Mean squared pixel difference between this model's class images and the base model's at the same seeds; lower means the class prior was kept."),
         ("diversity", "Mean squared pixel difference between images of the same prompt; higher means outputs still vary."),
     ];
@@ -25,7 +26,7 @@ internal static class ToyDemoReport
         var runsNode = new JsonObject();
         foreach (var r in runs)
         {
-            var values = Values(r);
+            var values = r.Values;
             var node = new JsonObject();
             for (int i = 0; i < Metrics.Count; i++) node[Metrics[i].Key] = Math.Round(values[i], 6);
             runsNode[r.Name] = node;
@@ -65,7 +66,7 @@ internal static class ToyDemoReport
             .Select(i => $"<img class=\"instance\" src=\"instance/{i:00}.png\" alt=\"instance image {i}\"> ")) + "</p>");
         html.AppendLine("<h2>Metrics</h2><table><tr><th>run</th>" + string.Concat(Metrics.Select(m => $"<th>{m.Key}</th>")) + "</tr>");
         foreach (var r in runs)
-            html.AppendLine($"<tr><td>{E(r.Name)}</td>" + string.Concat(Values(r).Select(v => $"<td>{F(v)}</td>")) + "</tr>");
+            html.AppendLine($"<tr><td>{E(r.Name)}</td>" + string.Concat(r.Values.Select(v => $"<td>{F(v)}</td>")) + "</tr>");
         html.AppendLine("</table><ul>");
         foreach (var (key, meaning) in Metrics) html.AppendLine($"<li><b>{key}</b>: {E(meaning)}</li>");
         html.AppendLine("</ul>");
@@ -81,6 +82,4 @@ internal static class ToyDemoReport
         html.AppendLine("</body></html>");
         return html.ToString();
     }
-
-    private static double[] Values(ToyRunMetrics r) => [r.SubjectFidelity, r.PromptFidelity, r.ClassSubjectLeak, r.ClassPriorDrift, r.Diversity];
 }

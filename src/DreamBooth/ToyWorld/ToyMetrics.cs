@@ -20,7 +20,7 @@ public static class ToyMetrics
         return images.Count(i => BorderColor(i.Image) == i.Background) / (double)images.Count;
     }
 
-    /// <summary>Share of class-prompt images labelled as the subject: the subject leaking into its class (lower is better).</summary>
+    /// <summary>Share of images of a class prompt labelled as the subject: the subject leaking into that class (lower is better).</summary>
     public static double ClassSubjectLeak(ToyClassifier classifier, IReadOnlyList<RgbImage> classImages) =>
         Share(classifier, classImages, ToyLabel.Subject);
 

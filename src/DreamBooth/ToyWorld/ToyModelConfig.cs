@@ -17,7 +17,7 @@ public sealed record ToyModelConfig
     public int TextLayers { get; init; } = 2;
     public int TextHeads { get; init; } = 4;
 
-    public IReadOnlyList<int> VaeChannels { get; init; } = [16, 32];
+    public IReadOnlyList<int> VaeChannels { get; init; } = [32, 64];
     public int LatentChannels { get; init; } = 4;
 
     public IReadOnlyList<int> UnetChannels { get; init; } = [32, 64, 64];
@@ -41,7 +41,7 @@ public sealed record ToyModelConfig
     {
         var json = ClipTextJson(TextHiddenSize, TextHeads, TextLayers, TextHiddenSize);
         json["architectures"] = new JsonArray("CLIPTextModel");
-        json["torch_dtype"] = "float32";
+        json["torch_dtype"] = "float16";
         return json;
     }
 

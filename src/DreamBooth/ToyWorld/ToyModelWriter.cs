@@ -21,17 +21,12 @@ internal static class ToyModelWriter
     }
 
     /// <summary>
-    /// Writes the toy CLIP as a transformers CLIPModel folder: config.json, model.safetensors (float16, transformers'
-    /// key names), preprocessor_config.json and SD 1.5's tokenizer files beside them, as openai/clip-vit-base-patch32 ships.
+    /// Writes the toy CLIP as a transformers CLIPModel folder: config.json, model.safetensors (transformers' key names), preprocessor_config.json and SD 1.5's tokenizer files beside them, as openai/clip-vit-base-patch32 ships.
     /// </summary>
     public static void WriteClip(string dir, ToyClipConfig config, nn.Module clip)
     {
         Directory.CreateDirectory(dir);
-        using (NewDisposeScope())
-        {
-            var half = clip.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.detach().to(ScalarType.Float16))).ToList();
-            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), half, new Dictionary<string, string> { ["format"] = "pt" });
-        }
+        WriteHalf(Path.Combine(dir, "model.safetensors"), clip);
         WriteJson(Path.Combine(dir, "config.json"), config.ConfigJson());
         WriteJson(Path.Combine(dir, "preprocessor_config.json"), config.PreprocessorJson());
         CopyTokenizer(dir);
@@ -50,8 +45,17 @@ internal static class ToyModelWriter
     private static void WriteModel(string dir, string fileName, nn.Module module, JsonObject config)
     {
         Directory.CreateDirectory(dir);
-        SafeTensorsWriter.Write(Path.Combine(dir, fileName), module.state_dict(), new Dictionary<string, string> { ["format"] = "pt" });
+        WriteHalf(Path.Combine(dir, fileName), module);
         WriteJson(Path.Combine(dir, "config.json"), config);
+    }
+
+    // Float16 on disk, as SD's own fp16 files: half the repository space (the text encoder's 49 408-token embedding
+    // dominates), and loaders cast to the dtype they run in. Training keeps float32 in memory.
+    private static void WriteHalf(string path, nn.Module module)
+    {
+        using var scope = NewDisposeScope();
+        var half = module.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.detach().to(ScalarType.Float16))).ToList();
+        SafeTensorsWriter.Write(path, half, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
     private static void WriteJson(string path, JsonObject json) => AtomicFile.WriteAllText(path, json.ToJsonString(JsonText.Indented) + "\n");

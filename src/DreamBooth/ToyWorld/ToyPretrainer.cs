@@ -2,6 +2,8 @@ namespace DreamBooth.ToyWorld;
 
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using DreamBooth.Imaging;
+using DreamBooth.IO;
 using DreamBooth.Loading;
 using DreamBooth.Models.Autoencoders;
 using DreamBooth.Models.Clip;
@@ -23,6 +25,7 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
 {
     public const string VaeLogFile = "vae_log.jsonl";
     public const string LogFile = "train_log.jsonl";
+    public const string AutoencoderImage = "autoencoder.png";
 
     public ToyPretrainResult Run(IProgress<ToyPretrainProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -57,9 +60,14 @@ public sealed class ToyPretrainer(ToyPretrainOptions options)
             scaling = ToyAutoencoderTraining.MeasureScalingFactor(vae, batches, generator);
         }
         foreach (var p in vae.parameters()) p.requires_grad = false;
-        double sceneError = ToyAutoencoderTraining.ReconstructionError(vae, new ToySceneSampler(o.Seed + 1).Samples(64, m.ImageSize).Select(s => s.Image));
-        double subjectError = ToyAutoencoderTraining.ReconstructionError(vae,
-            new ToySubject().InstanceImages(ToyPalette.BackgroundColors.Count, o.Seed, m.ImageSize).Select(s => s.Image));
+        var scenes = new ToySceneSampler(o.Seed + 1).Samples(64, m.ImageSize).Select(s => s.Image).ToList();
+        var subjects = new ToySubject().InstanceImages(ToyPalette.BackgroundColors.Count, o.Seed, m.ImageSize).Select(s => s.Image).ToList();
+        var (sceneError, sceneDecoded) = ToyAutoencoderTraining.Reconstruction(vae, scenes);
+        var (subjectError, subjectDecoded) = ToyAutoencoderTraining.Reconstruction(vae, subjects);
+        // To be looked at, not only measured: the subject's renders over their reconstructions, then five scenes'.
+        int n = subjects.Count;
+        PngWriter.Write(Path.Combine(o.OutputDir, AutoencoderImage),
+                        ImageGrid.Make([.. subjects, .. subjectDecoded, .. scenes.Take(n), .. sceneDecoded.Take(n)], 4, n));
         progress?.Report(new ToyPretrainProgress($"autoencoder reconstruction MSE: scenes {sceneError:0.0000}, subject {subjectError:0.0000}", 0, 0, double.NaN, 0));
 
         void Save(int step)

@@ -86,7 +86,9 @@ public static class ToyRenderer
         canvas.DrawArc(new SKRect(hx - r, cy - r, hx + r, cy + r), -90, 180, false, paint);
     }
 
-    // A 4×4 checkerboard over the shape's bounding box, clipped to the shape.
+    // A 2×2 checkerboard over the shape's bounding box, clipped to the shape. Cells of 6–9 pixels at 32×32: a 4×4
+    // board's 3–5-pixel cells were blurred away by the 2× autoencoder after 1 500 steps (subject MSE 0.13 vs 0.005).
+    private const int CheckerCells = 2;
     private static void DrawChecker(SKCanvas canvas, SKPath path, ToyColor first, ToyColor second)
     {
         var bounds = path.Bounds;
@@ -94,9 +96,9 @@ public static class ToyRenderer
         canvas.ClipPath(path, antialias: true);
         using var a = new SKPaint { Color = ToSk(first), IsAntialias = false };
         using var b = new SKPaint { Color = ToSk(second), IsAntialias = false };
-        float w = bounds.Width / 4, h = bounds.Height / 4;
-        for (int row = 0; row < 4; row++)
-            for (int col = 0; col < 4; col++)
+        float w = bounds.Width / CheckerCells, h = bounds.Height / CheckerCells;
+        for (int row = 0; row < CheckerCells; row++)
+            for (int col = 0; col < CheckerCells; col++)
                 canvas.DrawRect(new SKRect(bounds.Left + col * w, bounds.Top + row * h, bounds.Left + (col + 1) * w, bounds.Top + (row + 1) * h),
                                 (row + col) % 2 == 0 ? a : b);
         canvas.Restore();
