@@ -78,7 +78,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
         public string Clip { get; init; } = "openai/clip-vit-base-patch32";
 
         [CommandOption("--dino <MODEL>")]
-        [Description("DINO ViTModel folder or hub repo id with model.safetensors (default: facebook/dino-vits16, the paper's).")]
+        [Description("DINO ViTModel folder or hub repo id (default: facebook/dino-vits16, the paper's); none: CLIP only.")]
         [DefaultValue("facebook/dino-vits16")]
         public string Dino { get; init; } = "facebook/dino-vits16";
 
@@ -109,7 +109,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateComm
             ? CheckpointEvaluation.Find(run, warning => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}"))
             : null;
         var clipDir = EvaluationModels.Locate(settings.Clip, withTokenizer: true, cancellationToken);
-        var dinoDir = EvaluationModels.Locate(settings.Dino, withTokenizer: false, cancellationToken);
+        var dinoDir = EvaluationModels.LocateDino(settings.Dino, cancellationToken);
         var modelArg = settings.Model ?? ModelSettings.DefaultModel;
         var modelPath = ModelLocator.Resolve(modelArg, console, quiet: true, cancellationToken, settings.Variant);
 

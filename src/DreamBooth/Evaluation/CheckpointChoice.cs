@@ -10,11 +10,11 @@ using System.Globalization;
 /// <paramref name="Candidate"/> is false for the base model and for checkpoints deleted since (checkpoints_total_limit).
 /// <paramref name="Report"/>: its evaluation report, relative to the checkpoint report's folder.
 /// </summary>
-public sealed record CheckpointPoint(int Step, string Name, string? Use, double Dino, double ClipI, double ClipT, double Pres, double? Div,
+public sealed record CheckpointPoint(int Step, string Name, string? Use, double? Dino, double ClipI, double ClipT, double Pres, double? Div,
                                      bool Candidate, string? Report)
 {
-    /// <summary>Subject fidelity: the mean of DINO and CLIP-I.</summary>
-    public double SubjectFidelity => (Dino + ClipI) / 2;
+    /// <summary>Subject fidelity: the mean of DINO and CLIP-I (CLIP-I alone when no DINO model was given).</summary>
+    public double SubjectFidelity => Dino is double dino ? (dino + ClipI) / 2 : ClipI;
 }
 
 /// <summary>
@@ -34,7 +34,7 @@ public static class CheckpointChoice
 
     /// <summary>The rule as metrics.json, the reports and the README state it.</summary>
     public static readonly string Rule =
-        "Subject fidelity S = mean(DINO, CLIP-I). A checkpoint is on the plateau when S has made at least " +
+        "Subject fidelity S = mean(DINO, CLIP-I) (CLIP-I alone without a DINO model). A checkpoint is on the plateau when S has made at least " +
         $"{PlateauShare * 100:0}% of the run's best gain over the base model (step 0; without it, over the lowest S). " +
         "Among plateau checkpoints, the recommended one is the earliest whose CLIP-T is within " +
         $"{ClipTTolerance.ToString(CultureInfo.InvariantCulture)} of the plateau's best CLIP-T: more steps no longer add " +

@@ -79,11 +79,13 @@ public static class CheckpointReport
     /// <summary>Two panels over the step: subject fidelity (DINO, CLIP-I) and prompt fidelity (CLIP-T), the choice marked.</summary>
     public static RgbImage Plot(IReadOnlyList<CheckpointPoint> points, CheckpointRecommendation? r)
     {
-        List<(double, double)> Series(Func<CheckpointPoint, double> metric) => [.. points.Select(p => ((double)p.Step, metric(p)))];
+        List<(double, double)> Series(Func<CheckpointPoint, double?> metric) =>
+            [.. points.Where(p => metric(p) is not null).Select(p => ((double)p.Step, metric(p)!.Value))];
+        var dino = Series(p => p.Dino);
         PlotPanel[] panels =
         [
             new("subject fidelity", [
-                new PlotSeries("DINO", Series(p => p.Dino), new SKColor(40, 110, 200), Dots: true),
+                .. dino.Count == 0 ? [] : new[] { new PlotSeries("DINO", dino, new SKColor(40, 110, 200), Dots: true) },
                 new PlotSeries("CLIP-I", Series(p => p.ClipI), new SKColor(120, 60, 170), Dots: true),
             ]),
             new("prompt fidelity", [new PlotSeries("CLIP-T", Series(p => p.ClipT), new SKColor(220, 120, 20), Dots: true)]),

@@ -11,14 +11,18 @@ using static TorchSharp.torch;
 
 /// <summary>
 /// A CLIPModel with its tokenizer and image processor, and a DINO ViTModel with its image processor, loaded from
-/// transformers folders (e.g. openai/clip-vit-base-patch32 and facebook/dino-vits16). Embeddings come back as float
-/// arrays, not normalised.
+/// transformers folders (e.g. openai/clip-vit-base-patch32 and facebook/dino-vits16). DINO is optional (<see cref="None"/>):
+/// without it there is no DINO score, and PRES and DIV are computed on CLIP image features instead. Embeddings come
+/// back as float arrays, not normalised.
 /// </summary>
 public sealed class EvaluationModels : IDisposable
 {
     private const int BatchSize = 16;
 
-    private EvaluationModels(CLIPModel clip, CLIPTokenizer tokenizer, CLIPImageProcessor clipProcessor, ViTModel dino, ViTImageProcessor dinoProcessor)
+    /// <summary>The DINO model name that means "no DINO" (a world with no DINO of its own, such as the toy world).</summary>
+    public const string None = "none";
+
+    private EvaluationModels(CLIPModel clip, CLIPTokenizer tokenizer, CLIPImageProcessor clipProcessor, ViTModel? dino, ViTImageProcessor? dinoProcessor)
     {
         Clip = clip;
         Tokenizer = tokenizer;
@@ -33,20 +37,24 @@ public sealed class EvaluationModels : IDisposable
 
     public CLIPImageProcessor ClipProcessor { get; }
 
-    public ViTModel Dino { get; }
+    public ViTModel? Dino { get; }
 
-    public ViTImageProcessor DinoProcessor { get; }
+    public ViTImageProcessor? DinoProcessor { get; }
 
-    /// <summary>Loads both models (float32) from local folders: each holds config.json, model.safetensors, preprocessor_config.json; CLIP's also its tokenizer.</summary>
-    public static EvaluationModels Load(string clipFolder, string dinoFolder, Device? device = null)
+    /// <summary>
+    /// Loads both models (float32) from local folders: each holds config.json, model.safetensors, preprocessor_config.json;
+    /// CLIP's also its tokenizer. A null <paramref name="dinoFolder"/>: CLIP only.
+    /// </summary>
+    public static EvaluationModels Load(string clipFolder, string? dinoFolder, Device? device = null)
     {
         TorchRuntime.EnsureLoaded();
         var tokenizer = CLIPTokenizer.FromFolder(clipFolder);
         var clip = CLIPModel.FromPretrained(clipFolder, device);
         try
         {
-            var dino = ViTModel.FromPretrained(dinoFolder, device);
-            return new EvaluationModels(clip, tokenizer, CLIPImageProcessor.FromPretrained(clipFolder), dino, ViTImageProcessor.FromPretrained(dinoFolder));
+            var dino = dinoFolder is null ? null : ViTModel.FromPretrained(dinoFolder, device);
+            return new EvaluationModels(clip, tokenizer, CLIPImageProcessor.FromPretrained(clipFolder), dino,
+                                        dinoFolder is null ? null : ViTImageProcessor.FromPretrained(dinoFolder));
         }
         catch
         {
@@ -74,13 +82,21 @@ public sealed class EvaluationModels : IDisposable
         return folder!;
     }
 
+    /// <summary>The DINO model's folder as <see cref="Locate"/> finds it, or null for <see cref="None"/>.</summary>
+    public static string? LocateDino(string model, CancellationToken cancel = default) =>
+        model == None ? null : Locate(model, withTokenizer: false, cancel);
+
     /// <summary>CLIP image embeddings (get_image_features), one per image.</summary>
     public IReadOnlyList<float[]> ClipImageEmbeddings(IReadOnlyList<RgbImage> images) =>
         Embed(images, ClipProcessor, Clip.GetImageFeatures);
 
     /// <summary>DINO CLS embeddings (last_hidden_state[:, 0]), one per image.</summary>
     public IReadOnlyList<float[]> DinoEmbeddings(IReadOnlyList<RgbImage> images) =>
-        Embed(images, DinoProcessor, Dino.GetClsEmbedding);
+        Dino is null ? throw new InvalidOperationException("No DINO model was loaded.") : Embed(images, DinoProcessor!, Dino.GetClsEmbedding);
+
+    /// <summary>The features PRES and DIV are computed on: DINO's, or CLIP's image features without DINO.</summary>
+    public IReadOnlyList<float[]> PresenceEmbeddings(IReadOnlyList<RgbImage> images) =>
+        Dino is null ? ClipImageEmbeddings(images) : DinoEmbeddings(images);
 
     /// <summary>CLIP text embeddings (get_text_features) of prompts padded and truncated to the tokenizer's 77 tokens.</summary>
     public IReadOnlyList<float[]> ClipTextEmbeddings(IReadOnlyList<string> prompts)
@@ -119,6 +135,6 @@ public sealed class EvaluationModels : IDisposable
     public void Dispose()
     {
         Clip.Dispose();
-        Dino.Dispose();
+        Dino?.Dispose();
     }
 }

@@ -14,10 +14,11 @@ using DreamBooth.Torch;
 public sealed record EvaluationProgress(string Stage, int Done, int Total, string Item);
 
 /// <summary>One prompt's scores (over its seeds) and its grid (subject row above class row), relative to the output folder.</summary>
-public sealed record PromptScores(string Prompt, string ClassPrompt, double Dino, double ClipI, double ClipT, double Pres, double? Div, string Grid);
+/// <remarks>Dino is null without a DINO model; PRES and DIV are then on CLIP image features.</remarks>
+public sealed record PromptScores(string Prompt, string ClassPrompt, double? Dino, double ClipI, double ClipT, double Pres, double? Div, string Grid);
 
 /// <summary>The five metrics over all prompts and seeds, the per-prompt scores, and how many images were rendered or reused.</summary>
-public sealed record EvaluationResult(double Dino, double ClipI, double ClipT, double Pres, double? Div,
+public sealed record EvaluationResult(double? Dino, double ClipI, double ClipT, double Pres, double? Div,
                                       IReadOnlyList<PromptScores> Prompts, int Rendered, int Reused, string SchedulerClass);
 
 /// <summary>
@@ -85,23 +86,24 @@ public static class SubjectEvaluation
         }
         progress?.Report(new EvaluationProgress("render", done, total, ""));
 
-        progress?.Report(new EvaluationProgress("embed", 0, 1, "CLIP and DINO features"));
-        var realDino = models.DinoEmbeddings(real);
+        progress?.Report(new EvaluationProgress("embed", 0, 1, models.Dino is null ? "CLIP features" : "CLIP and DINO features"));
+        bool withDino = models.Dino is not null;
+        var realDino = models.PresenceEmbeddings(real);
         var realClip = models.ClipImageEmbeddings(real);
         var texts = models.ClipTextEmbeddings([.. prompts.Select(p => p.Class)]);
         var scores = new List<PromptScores>();
         var all = (Dino: new List<float[]>(), Clip: new List<float[]>(), Text: new List<float[]>(), ClassDino: new List<float[]>(), Groups: new List<IReadOnlyList<float[]>>());
         for (var i = 0; i < prompts.Count; i++)
         {
-            var dino = models.DinoEmbeddings(subject[i]);
             var clip = models.ClipImageEmbeddings(subject[i]);
-            var classDino = models.DinoEmbeddings(classImages[i]);
+            var dino = withDino ? models.DinoEmbeddings(subject[i]) : clip;
+            var classDino = models.PresenceEmbeddings(classImages[i]);
             var text = Enumerable.Repeat(texts[i], clip.Count).ToList();
             var grid = Path.Combine("grids", $"prompt-{i:D2}.png");
             PngWriter.Write(Path.Combine(outputDir, grid), ImageGrid.Make([.. subject[i], .. classImages[i]], 2, settings.Seeds.Count),
                 [new("parameters", $"{prompts[i].Subject} (top) / {prompts[i].Class} (bottom); seeds {string.Join(",", settings.Seeds)}")]);
             scores.Add(new PromptScores(prompts[i].Subject, prompts[i].Class,
-                DreamBoothMetrics.MeanCrossCosine(dino, realDino), DreamBoothMetrics.MeanCrossCosine(clip, realClip),
+                withDino ? DreamBoothMetrics.MeanCrossCosine(dino, realDino) : null, DreamBoothMetrics.MeanCrossCosine(clip, realClip),
                 DreamBoothMetrics.MeanPairedCosine(clip, text), DreamBoothMetrics.MeanCrossCosine(classDino, realDino),
                 DreamBoothMetrics.Diversity([dino]), grid.Replace('\\', '/')));
             all.Dino.AddRange(dino);
@@ -112,7 +114,7 @@ public static class SubjectEvaluation
         }
         progress?.Report(new EvaluationProgress("embed", 1, 1, ""));
         return new EvaluationResult(
-            DreamBoothMetrics.MeanCrossCosine(all.Dino, realDino), DreamBoothMetrics.MeanCrossCosine(all.Clip, realClip),
+            withDino ? DreamBoothMetrics.MeanCrossCosine(all.Dino, realDino) : null, DreamBoothMetrics.MeanCrossCosine(all.Clip, realClip),
             DreamBoothMetrics.MeanPairedCosine(all.Clip, all.Text), DreamBoothMetrics.MeanCrossCosine(all.ClassDino, realDino),
             DreamBoothMetrics.Diversity(all.Groups), scores, rendered, reused, schedulerClass);
     }

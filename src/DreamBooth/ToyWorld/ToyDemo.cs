@@ -40,7 +40,6 @@ public static class ToyDemo
         for (int i = 0; i < instances.Count; i++) PngWriter.Write(Path.Combine(instanceDir, $"{i:00}.png"), instances[i].Image);
         var used = instances.Select(s => s.Scene.Background).ToHashSet();
         var heldOut = ToyPalette.BackgroundColors.Where(b => !used.Contains(b)).ToList();
-        if (heldOut.Count == 0) heldOut = [.. ToyPalette.BackgroundColors];
         List<ToyDemoPrompt> prompts =
         [
             .. heldOut.Select(b => new ToyDemoPrompt(subject.Scene(b, 0.5, 0.5, 0.5).SubjectCaption(subject.Identifier), ToyPromptKind.Identifier, b)),

@@ -18,7 +18,7 @@ public sealed record ToyDemoOptions
     public double LearningRate { get; init; } = 2e-4;
 
     /// <summary>Instance images of the subject, each on its own background; the other backgrounds are the held-out contexts.</summary>
-    public int InstanceImages { get; init; } = 3;
+    public int InstanceImages { get; init; } = 4;
 
     /// <summary>Class images the base model draws for prior preservation.</summary>
     public int NumClassImages { get; init; } = 20;
@@ -27,7 +27,7 @@ public sealed record ToyDemoOptions
     public int ClassInferenceSteps { get; init; } = 20;
 
     /// <summary>Images per prompt and run in the grids (one seed, one batch).</summary>
-    public int ImagesPerPrompt { get; init; } = 4;
+    public int ImagesPerPrompt { get; init; } = 8;
 
     /// <summary>Denoising steps of the grid images.</summary>
     public int InferenceSteps { get; init; } = 25;
@@ -54,8 +54,8 @@ public sealed record ToyDemoOptions
             throw new DreamBoothException($"The toy base model {BaseModel} does not exist; pretrain one with `dreambooth toyworld pretrain --output {BaseModel}` or pass --base.");
         if (TrainSteps < 1 || InferenceSteps < 1 || ClassInferenceSteps < 1 || ClassifierSteps < 1)
             throw new DreamBoothException("Training, inference and classifier steps must be at least 1.");
-        if (InstanceImages < 1 || InstanceImages > ToyPalette.BackgroundColors.Count)
-            throw new DreamBoothException($"Between 1 and {ToyPalette.BackgroundColors.Count} instance images, not {InstanceImages}.");
+        if (InstanceImages < 1 || InstanceImages >= ToyPalette.BackgroundColors.Count)
+            throw new DreamBoothException($"Between 1 and {ToyPalette.BackgroundColors.Count - 1} instance images (one background stays held out), not {InstanceImages}.");
         if (ImagesPerPrompt < 2) throw new DreamBoothException($"Diversity needs at least 2 images per prompt, not {ImagesPerPrompt}.");
         if (NumClassImages < 1) throw new DreamBoothException($"Prior preservation needs at least 1 class image, not {NumClassImages}.");
         if (!(LearningRate > 0) || !double.IsFinite(GuidanceScale)) throw new DreamBoothException("The learning rate must be positive and the guidance scale finite.");

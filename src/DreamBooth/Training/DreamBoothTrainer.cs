@@ -210,7 +210,7 @@ public sealed class DreamBoothTrainer
     {
         phase("loading evaluation models");
         var clip = EvaluationModels.Locate(options.EvalClipModel, withTokenizer: true, cancel);
-        return EvaluationModels.Load(clip, EvaluationModels.Locate(options.EvalDinoModel, withTokenizer: false, cancel), device);
+        return EvaluationModels.Load(clip, EvaluationModels.LocateDino(options.EvalDinoModel, cancel), device);
     }
 
     // What --eval-at-checkpoints renders: the same prompts × seeds for every state, scored against the instance photos.

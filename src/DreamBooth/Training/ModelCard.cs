@@ -67,6 +67,7 @@ public static class ModelCard
         Row("lr scheduler", $"{o.LrScheduler} (warm-up {o.LrWarmupSteps})");
         Row("batch size × accumulation", $"{o.TrainBatchSize} × {o.GradientAccumulationSteps}");
         Row("resolution", o.Resolution?.ToString(inv) ?? "native");
+        if (o.EnableBucket) Row("aspect buckets", $"sides {o.MinBucketReso}–{o.MaxBucketReso}, step {o.BucketResoSteps}");
         Row("train text encoder", o.TrainTextEncoder);
         if (lora) Row("LoRA rank / alpha / dropout", $"{o.Rank} / {o.EffectiveLoraAlpha.ToString(inv)} / {o.LoraDropout.ToString(inv)}");
         Row("optimizer", o.Use8bitAdam ? "AdamW 8-bit" : "AdamW");

@@ -204,7 +204,7 @@ public sealed partial record TrainOptions
     [TrainOption("eval_clip_model", "CLIPModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
     public string EvalClipModel { get; init; } = "openai/clip-vit-base-patch32";
 
-    [TrainOption("eval_dino_model", "DINO ViTModel of the evaluation: folder or hub repo id", Value = "MODEL", When = "eval_at_checkpoints")]
+    [TrainOption("eval_dino_model", "DINO ViTModel of the evaluation: folder, hub repo id, or none (CLIP only)", Value = "MODEL", When = "eval_at_checkpoints")]
     public string EvalDinoModel { get; init; } = "facebook/dino-vits16";
 
     // diffusers' scripts default to tensorboard; here train_log.jsonl is always written and event files are asked for.

@@ -62,5 +62,17 @@ public sealed class ToyWorldPretrainClipCommandTests(TinyToyBaseFixture toyBase)
             var v = value!.GetValue<double>();
             Assert.True(v is >= -1 and <= 1 && double.IsFinite(v), $"{name} = {v}");
         }
+
+        // --dino none (the toy world has no DINO): no DINO score, PRES on CLIP image features, CLIP scores unchanged.
+        var clipOnly = Path.Combine(dir, "eval-clip-only");
+        (code, text) = CliRunner.Run("evaluate", "-m", toyBase.Path, "--subject-dir", subjectDir, "--class-noun", subject.ClassNoun,
+            "--prompts", prompts, "--seeds", "0", "--steps", "2", "--clip", clip, "--dino", "none", "-o", clipOnly);
+        Assert.True(code == 0, text);
+        var metrics = json["metrics"]!;
+        var clipMetrics = JsonNode.Parse(File.ReadAllText(Path.Combine(clipOnly, "metrics.json")))!["metrics"]!;
+        Assert.Null(clipMetrics["DINO"]);
+        Assert.Equal(metrics["CLIP-I"]!.GetValue<double>(), clipMetrics["CLIP-I"]!.GetValue<double>());
+        Assert.Equal(metrics["CLIP-T"]!.GetValue<double>(), clipMetrics["CLIP-T"]!.GetValue<double>());
+        Assert.NotEqual(metrics["PRES"]!.GetValue<double>(), clipMetrics["PRES"]!.GetValue<double>());
     }
 }

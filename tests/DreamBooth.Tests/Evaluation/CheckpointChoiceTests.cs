@@ -11,6 +11,13 @@ public sealed class CheckpointChoiceTests
                                                    candidate?[i] ?? i > 0, null))];
 
     [Fact]
+    public void SubjectFidelity_IsClipIAlone_WithoutDino()
+    {
+        Assert.Equal(0.5, new CheckpointPoint(100, "c", "c", 0.7, 0.3, 0.2, 0.3, null, true, null).SubjectFidelity, 12);
+        Assert.Equal(0.3, new CheckpointPoint(100, "c", "c", null, 0.3, 0.2, 0.3, null, true, null).SubjectFidelity, 12);
+    }
+
+    [Fact]
     public void OverTrainedRun_SubjectPlateausWhilePromptFidelityFalls_RecommendsTheStartOfThePlateauNotTheLast()
     {
         //                 base  100   200   300    400    500    600
