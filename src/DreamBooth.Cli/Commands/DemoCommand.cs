@@ -23,8 +23,16 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         public bool Quick { get; init; }
         [CommandOption("--steps <N>")][Description("LoRA training steps of each run (default 300; 60 with --quick).")]
         public int? Steps { get; init; }
-        [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 2e-4).")]
+        [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 1e-3).")]
         public double? LearningRate { get; init; }
+        [CommandOption("--rank <N>")][Description("LoRA rank (default 4).")]
+        public int? Rank { get; init; }
+        [CommandOption("--unet-only")][Description("LoRA on the UNet only (default: the UNet and the text encoder).")]
+        public bool UnetOnly { get; init; }
+        [CommandOption("--prior-loss-weight <W>")][Description("Weight of the class loss in the prior-preservation run (default 1).")]
+        public double? PriorLossWeight { get; init; }
+        [CommandOption("--num-class-images <N>")][Description("Class images the base draws for prior preservation (default 50).")]
+        public int? NumClassImages { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
@@ -33,6 +41,10 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         if (s.Quick) options = options.Quick();
         if (s.Steps is { } steps) options = options with { TrainSteps = steps };
         if (s.LearningRate is { } lr) options = options with { LearningRate = lr };
+        if (s.Rank is { } rank) options = options with { Rank = rank };
+        if (s.UnetOnly) options = options with { TrainTextEncoder = false };
+        if (s.PriorLossWeight is { } w) options = options with { PriorLossWeight = w };
+        if (s.NumClassImages is { } n) options = options with { NumClassImages = n };
         options.Validated();
         TorchRuntime.SetThreads(s.Threads);
         ToyDemoResult? result = null;

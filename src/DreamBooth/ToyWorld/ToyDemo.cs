@@ -37,7 +37,13 @@ public static class ToyDemo
         // 2. Instance images; the backgrounds they do not show are the held-out contexts.
         var instanceDir = FreshFolder(Path.Combine(output, "instance"));
         var instances = subject.InstanceImages(o.InstanceImages, o.Seed, o.ImageSize);
-        for (int i = 0; i < instances.Count; i++) PngWriter.Write(Path.Combine(instanceDir, $"{i:00}.png"), instances[i].Image);
+        // Each with its caption beside it ("a photo of sks box on a yellow background"), so the runs learn the subject
+        // apart from the backgrounds it was shown on and can put it on the held-out one.
+        for (int i = 0; i < instances.Count; i++)
+        {
+            PngWriter.Write(Path.Combine(instanceDir, $"{i:00}.png"), instances[i].Image);
+            File.WriteAllText(Path.Combine(instanceDir, $"{i:00}.txt"), instances[i].Caption);
+        }
         var used = instances.Select(s => s.Scene.Background).ToHashSet();
         var heldOut = ToyPalette.BackgroundColors.Where(b => !used.Contains(b)).ToList();
         List<ToyDemoPrompt> prompts =
@@ -49,6 +55,7 @@ public static class ToyDemo
 
         // 3. Two LoRA runs from the same base.
         var classDir = FreshFolder(Path.Combine(output, "class-images"));
+        DrawClassImages(o, subject.ClassPrompt, classDir, (k, n) => progress?.Report(new ToyDemoProgress("class images", $"class images {k}/{n}", k, n)), cancel);
         var weights = new Dictionary<string, string?> { ["base"] = null };
         foreach (var (name, prior) in new[] { ("lora", false), ("lora-prior", true) })
         {
@@ -59,6 +66,7 @@ public static class ToyDemo
                 WithPriorPreservation = prior, ClassDataDir = prior ? classDir : null, ClassPrompt = prior ? subject.ClassPrompt : null,
                 NumClassImages = o.NumClassImages, ClassInferenceSteps = o.ClassInferenceSteps, SampleBatchSize = 4, Resolution = o.ImageSize,
                 TrainBatchSize = 1, GradientAccumulationSteps = 1, LearningRate = o.LearningRate, MaxTrainSteps = o.TrainSteps,
+                Rank = o.Rank, TrainTextEncoder = o.TrainTextEncoder, PriorLossWeight = o.PriorLossWeight,
                 CheckpointingSteps = o.TrainSteps + 1, Seed = (ulong)o.Seed, OutputDir = runDir, SortFiles = true,
             };
             var trainProgress = new SyncProgress<TrainProgress>(p => progress?.Report(new ToyDemoProgress(name,
@@ -107,6 +115,26 @@ public static class ToyDemo
             report(k + 1, prompts.Count);
         }
         return result;
+    }
+
+    // The prior-preservation images, drawn by the base as the grids are drawn (guidance, steps), so that the class loss
+    // holds the model to what its class prompt gave before, not to another sampler's idea of it (the trainer would
+    // draw them at diffusers' default guidance 7.5). One seed per batch of four, after the grids' seed.
+    private static void DrawClassImages(ToyDemoOptions o, string classPrompt, string classDir, Action<int, int> report, CancellationToken cancel)
+    {
+        using var pipe = PipelineLoader.Load(o.BaseModel);
+        for (int made = 0; made < o.NumClassImages;)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int n = Math.Min(4, o.NumClassImages - made);
+            using var generated = pipe.Generate(new GenerationRequest
+            {
+                Prompt = classPrompt, Seed = (ulong)(o.Seed + 1 + made / 4), Steps = o.ClassInferenceSteps, NumImages = n,
+                Width = o.ImageSize, Height = o.ImageSize, GuidanceScale = o.GuidanceScale,
+            });
+            foreach (var image in GeneratedImageWriter.ToImages(generated)) PngWriter.Write(Path.Combine(classDir, $"{made++:00000}.png"), image);
+            report(made, o.NumClassImages);
+        }
     }
 
     private static ToyRunMetrics Measure(string name, ToyClassifier classifier, IReadOnlyList<ToyDemoPrompt> prompts,

@@ -15,19 +15,28 @@ public sealed record ToyDemoOptions
     /// <summary>LoRA optimizer steps of each run.</summary>
     public int TrainSteps { get; init; } = 300;
 
-    public double LearningRate { get; init; } = 2e-4;
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>LoRA rank of each run.</summary>
+    public int Rank { get; init; } = 4;
+
+    /// <summary>LoRA adapters on the text encoder too, so the identifier token can move (its embedding never trained in pretraining).</summary>
+    public bool TrainTextEncoder { get; init; } = true;
+
+    /// <summary>Weight of the class loss in the prior-preservation run (the paper's λ = 1).</summary>
+    public double PriorLossWeight { get; init; } = 1;
 
     /// <summary>Instance images of the subject, each on its own background; the other backgrounds are the held-out contexts.</summary>
     public int InstanceImages { get; init; } = 4;
 
     /// <summary>Class images the base model draws for prior preservation.</summary>
-    public int NumClassImages { get; init; } = 20;
+    public int NumClassImages { get; init; } = 50;
 
     /// <summary>Denoising steps of the class images.</summary>
-    public int ClassInferenceSteps { get; init; } = 20;
+    public int ClassInferenceSteps { get; init; } = 25;
 
     /// <summary>Images per prompt and run in the grids (one seed, one batch).</summary>
-    public int ImagesPerPrompt { get; init; } = 8;
+    public int ImagesPerPrompt { get; init; } = 16;
 
     /// <summary>Denoising steps of the grid images.</summary>
     public int InferenceSteps { get; init; } = 25;
@@ -58,6 +67,8 @@ public sealed record ToyDemoOptions
             throw new DreamBoothException($"Between 1 and {ToyPalette.BackgroundColors.Count - 1} instance images (one background stays held out), not {InstanceImages}.");
         if (ImagesPerPrompt < 2) throw new DreamBoothException($"Diversity needs at least 2 images per prompt, not {ImagesPerPrompt}.");
         if (NumClassImages < 1) throw new DreamBoothException($"Prior preservation needs at least 1 class image, not {NumClassImages}.");
+        if (Rank < 1) throw new DreamBoothException($"The LoRA rank must be at least 1, not {Rank}.");
+        if (!(PriorLossWeight >= 0)) throw new DreamBoothException($"The prior loss weight must be 0 or more, not {PriorLossWeight}.");
         if (!(LearningRate > 0) || !double.IsFinite(GuidanceScale)) throw new DreamBoothException("The learning rate must be positive and the guidance scale finite.");
         return this;
     }

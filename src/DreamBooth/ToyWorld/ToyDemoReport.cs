@@ -36,7 +36,8 @@ internal static class ToyDemoReport
             ["settings"] = new JsonObject
             {
                 ["base_model"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(o.BaseModel)),
-                ["seed"] = o.Seed, ["train_steps"] = o.TrainSteps, ["learning_rate"] = o.LearningRate,
+                ["seed"] = o.Seed, ["train_steps"] = o.TrainSteps, ["learning_rate"] = o.LearningRate, ["rank"] = o.Rank,
+                ["train_text_encoder"] = o.TrainTextEncoder, ["prior_loss_weight"] = o.PriorLossWeight,
                 ["instance_images"] = o.InstanceImages, ["num_class_images"] = o.NumClassImages, ["images_per_prompt"] = o.ImagesPerPrompt,
                 ["inference_steps"] = o.InferenceSteps, ["guidance_scale"] = o.GuidanceScale, ["image_size"] = o.ImageSize,
                 ["classifier_steps"] = o.ClassifierSteps,

@@ -26,7 +26,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
         var a = ToyDemo.Run(Tiny("a"), new SyncProgress<ToyDemoProgress>(p => stages.Add(p.Stage)));
         var b = ToyDemo.Run(Tiny("b"));
         Assert.Equal(File.ReadAllBytes(a.MetricsPath), File.ReadAllBytes(b.MetricsPath));
-        Assert.Equal(["classifier", "lora", "lora-prior", "sample", "done"], stages.Distinct());
+        Assert.Equal(["classifier", "class images", "lora", "lora-prior", "sample", "done"], stages.Distinct());
 
         var json = JsonNode.Parse(File.ReadAllText(a.MetricsPath))!;
         Assert.Equal(ToyDemo.RunNames, json["runs"]!.AsObject().Select(r => r.Key));
