@@ -16,7 +16,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
     private ToyDemoOptions Tiny(string output, int seed = 3) => new()
     {
         BaseModel = tinyBase.Path, OutputDir = Path.Combine(dir, output), Seed = seed, TrainSteps = 2, NumClassImages = 2,
-        ClassInferenceSteps = 2, ImagesPerPrompt = 2, InferenceSteps = 2, ClassifierSteps = 5,
+        ClassInferenceSteps = 2, ImagesPerPrompt = 2, InferenceSteps = 2, ClassifierSteps = 5, InstanceImages = 3,
     };
 
     [Fact]
@@ -40,6 +40,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
         Assert.Equal("a photo of a box", json["settings"]!["prompts"]![2]!.GetValue<string>());
 
         Assert.Equal(3, Directory.GetFiles(Path.Combine(a.OutputDir, "instance"), "*.png").Length);
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(a.OutputDir, "instance"), "*.txt").Length);     // their captions
         Assert.Equal(2, Directory.GetFiles(Path.Combine(a.OutputDir, "class-images")).Length);
         var html = File.ReadAllText(a.ReportPath);
         foreach (var name in ToyDemo.RunNames)
