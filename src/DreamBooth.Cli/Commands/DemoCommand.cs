@@ -23,7 +23,7 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         public bool Quick { get; init; }
         [CommandOption("--steps <N>")][Description("LoRA training steps of each run (default 300; 60 with --quick).")]
         public int? Steps { get; init; }
-        [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 1e-3).")]
+        [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 7e-4).")]
         public double? LearningRate { get; init; }
         [CommandOption("--rank <N>")][Description("LoRA rank (default 4).")]
         public int? Rank { get; init; }

@@ -15,7 +15,7 @@ public sealed record ToyDemoOptions
     /// <summary>LoRA optimizer steps of each run.</summary>
     public int TrainSteps { get; init; } = 300;
 
-    public double LearningRate { get; init; } = 1e-3;
+    public double LearningRate { get; init; } = 7e-4;
 
     /// <summary>LoRA rank of each run.</summary>
     public int Rank { get; init; } = 4;
