@@ -106,12 +106,7 @@ public static class ToyDemo
         {
             cancel.ThrowIfCancellationRequested();
             // One seed for every prompt and model: grids of different models differ only by the model.
-            using var generated = pipe.Generate(new GenerationRequest
-            {
-                Prompt = prompts[k].Text, Seed = (ulong)o.Seed, Steps = o.InferenceSteps, NumImages = o.ImagesPerPrompt,
-                Width = o.ImageSize, Height = o.ImageSize, GuidanceScale = o.GuidanceScale,
-            });
-            result.Add(GeneratedImageWriter.ToImages(generated));
+            result.Add(Draw(pipe, o, prompts[k].Text, o.Seed, o.InferenceSteps, o.ImagesPerPrompt));
             report(k + 1, prompts.Count);
         }
         return result;
@@ -127,14 +122,20 @@ public static class ToyDemo
         {
             cancel.ThrowIfCancellationRequested();
             int n = Math.Min(4, o.NumClassImages - made);
-            using var generated = pipe.Generate(new GenerationRequest
-            {
-                Prompt = classPrompt, Seed = (ulong)(o.Seed + 1 + made / 4), Steps = o.ClassInferenceSteps, NumImages = n,
-                Width = o.ImageSize, Height = o.ImageSize, GuidanceScale = o.GuidanceScale,
-            });
-            foreach (var image in GeneratedImageWriter.ToImages(generated)) PngWriter.Write(Path.Combine(classDir, $"{made++:00000}.png"), image);
+            foreach (var image in Draw(pipe, o, classPrompt, o.Seed + 1 + made / 4, o.ClassInferenceSteps, n)) PngWriter.Write(Path.Combine(classDir, $"{made++:00000}.png"), image);
             report(made, o.NumClassImages);
         }
+    }
+
+    // The demo's one way of sampling: its image size and guidance, one seed per batch.
+    private static IReadOnlyList<RgbImage> Draw(StableDiffusionPipeline pipe, ToyDemoOptions o, string prompt, int seed, int steps, int count)
+    {
+        using var generated = pipe.Generate(new GenerationRequest
+        {
+            Prompt = prompt, Seed = (ulong)seed, Steps = steps, NumImages = count, Width = o.ImageSize, Height = o.ImageSize,
+            GuidanceScale = o.GuidanceScale,
+        });
+        return GeneratedImageWriter.ToImages(generated);
     }
 
     private static ToyRunMetrics Measure(string name, ToyClassifier classifier, IReadOnlyList<ToyDemoPrompt> prompts,
