@@ -165,7 +165,7 @@ public static class Bench
     // Median wall time of `repeats` runs after a warm-up, with the peak RSS of this case alone (VmHWM reset first).
     private static BenchResult Measure(string name, int repeats, double flops, double items, Func<Action> setup, bool warmUp = true)
     {
-        ResetPeakRss();
+        ProcessMemory.ResetPeak();
         var run = setup();
         if (warmUp) run();
         var times = new List<double>();
@@ -178,7 +178,7 @@ public static class Bench
         times.Sort();
         double median = times[times.Count / 2];
         double? gflops = flops > 0 ? flops / (median / 1000) / 1e9 : null;
-        return new BenchResult(name, Math.Round(median, 2), gflops is null ? null : Math.Round(gflops.Value, 2), Math.Round(PeakRssMb(), 1),
+        return new BenchResult(name, Math.Round(median, 2), gflops is null ? null : Math.Round(gflops.Value, 2), Math.Round(ProcessMemory.PeakResidentMb(), 1),
                                Math.Round(items / (median / 1000), 3), flops > 0 ? flops : null, times.Count);
     }
 
@@ -187,24 +187,5 @@ public static class Bench
     {
         using var generator = new Generator(0);
         FreshInit.Apply(module, generator);
-    }
-
-    // Linux: writing 5 to /proc/self/clear_refs resets the peak resident set (VmHWM) to the current one.
-    private static void ResetPeakRss()
-    {
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    private static double PeakRssMb()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
-        }
-        catch (IOException) { }
-        using var self = Process.GetCurrentProcess();
-        return self.PeakWorkingSet64 / 1048576.0;
     }
 }

@@ -59,6 +59,8 @@ public sealed class TrainingLog : IDisposable
             ["grad_norm"] = double.IsFinite(gradNorm) ? gradNorm : null,
             ["epoch"] = epoch,
             ["elapsed_s"] = Math.Round(elapsedSeconds, 3),
+            // The process's peak so far, native memory included: flat after the first steps unless something leaks.
+            ["peak_rss_mb"] = Math.Round(ProcessMemory.PeakResidentMb(), 1),
         };
         writer.WriteLine(line.ToJsonString());
         writer.Flush();
