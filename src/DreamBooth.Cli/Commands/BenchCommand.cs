@@ -27,6 +27,10 @@ public sealed class BenchCommand(IAnsiConsole console) : Command<BenchCommand.Se
         [Description("SD 1.5 at 512×512 (latents 64×64) instead of 256×256 (32×32).")]
         public bool Full { get; init; }
 
+        [CommandOption("--profile")]
+        [Description("Instead of the cases: where one SD 1.5 training step's time goes (phases, module types); the tiny UNet with --quick.")]
+        public bool Profile { get; init; }
+
         [CommandOption("--repeats <N>")]
         [Description("Timed runs per case after one warm-up; the median is reported (default 3).")]
         public int? Repeats { get; init; }
@@ -43,6 +47,7 @@ public sealed class BenchCommand(IAnsiConsole console) : Command<BenchCommand.Se
         var model = ModelLocator.Resolve(s.Model ?? ModelSettings.DefaultModel, console, false, cancellationToken, null);
         var options = new BenchOptions(model, Sd15: !s.Quick, LatentSize: s.Full ? 64 : 32, Repeats: s.Repeats ?? (s.Quick ? 1 : 3));
         console.MarkupLine($"[grey]{Markup.Escape(CpuInfo.Model)}, {Markup.Escape(CpuInfo.Isa)}, {TorchSharp.torch.get_num_threads()} thread(s), oneDNN {(NativeContext.OneDnnEnabled ? "on" : "off")}[/]");
+        if (s.Profile) return Profile(options, s.Json);
         var table = new Table().AddColumns("case", "median", "GFLOP/s", "items/s", "peak RSS");
         foreach (var i in Enumerable.Range(1, 4)) table.Columns[i].RightAligned();
         var report = Bench.Run(options, r =>
@@ -59,6 +64,27 @@ public sealed class BenchCommand(IAnsiConsole console) : Command<BenchCommand.Se
         {
             AtomicFile.WriteAllText(s.Json, JsonSerializer.Serialize(report, JsonText.Indented));
             console.MarkupLine($"Wrote {Markup.Escape(s.Json)}.");
+        }
+        return 0;
+    }
+
+    private int Profile(BenchOptions options, string? json)
+    {
+        static string Ms(double? ms) => ms is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) : "";
+        var profiles = Bench.Profile(options, p =>
+        {
+            console.MarkupLine($"[bold]{Markup.Escape(p.Name)}[/] (batch 1): forward {Ms(p.ForwardMs)} ms, backward {Ms(p.BackwardMs)} ms, " +
+                               $"optimizer {Ms(p.OptimizerMs)} ms, zero grad {Ms(p.ZeroGradMs)} ms");
+            var table = new Table().AddColumns("module type", "calls", "forward ms (own ops)", "backward ms (replayed)");
+            foreach (var i in Enumerable.Range(1, 3)) table.Columns[i].RightAligned();
+            foreach (var r in p.Modules) table.AddRow(Markup.Escape(r.Kind), r.Calls.ToString(CultureInfo.InvariantCulture), Ms(r.ForwardMs), Ms(r.BackwardMs));
+            table.AddRow("rest", "", Ms(p.ForwardRestMs), Ms(p.BackwardRestMs));
+            console.Write(table);
+        });
+        if (json is not null)
+        {
+            AtomicFile.WriteAllText(json, JsonSerializer.Serialize(new ProfileReport(Bench.Machine(), profiles), JsonText.Indented));
+            console.MarkupLine($"Wrote {Markup.Escape(json)}.");
         }
         return 0;
     }

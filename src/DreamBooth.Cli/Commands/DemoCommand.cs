@@ -8,7 +8,7 @@ using DreamBooth.ToyWorld;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
-/// <summary>`dreambooth demo`: DreamBooth LoRA on the toy world's subject, with and without prior preservation, measured and reported.</summary>
+/// <summary>`dreambooth demo`: DreamBooth LoRA and full fine-tuning on the toy world's subject, with and without prior preservation, measured and reported.</summary>
 public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Settings>
 {
     public sealed class Settings : CpuSettings
@@ -25,6 +25,10 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         public int? Steps { get; init; }
         [CommandOption("--learning-rate <LR>")][Description("LoRA learning rate of each run (default 7e-4).")]
         public double? LearningRate { get; init; }
+        [CommandOption("--full-steps <N>")][Description("Full fine-tuning steps of each run (default 300; 30 with --quick).")]
+        public int? FullSteps { get; init; }
+        [CommandOption("--full-learning-rate <LR>")][Description("Full fine-tuning learning rate of each run (default 3e-4).")]
+        public double? FullLearningRate { get; init; }
         [CommandOption("--rank <N>")][Description("LoRA rank (default 4).")]
         public int? Rank { get; init; }
         [CommandOption("--unet-only")][Description("LoRA on the UNet only (default: the UNet and the text encoder).")]
@@ -41,6 +45,8 @@ public sealed class DemoCommand(IAnsiConsole console) : Command<DemoCommand.Sett
         if (s.Quick) options = options.Quick();
         if (s.Steps is { } steps) options = options with { TrainSteps = steps };
         if (s.LearningRate is { } lr) options = options with { LearningRate = lr };
+        if (s.FullSteps is { } fullSteps) options = options with { FullTrainSteps = fullSteps };
+        if (s.FullLearningRate is { } fullLr) options = options with { FullLearningRate = fullLr };
         if (s.Rank is { } rank) options = options with { Rank = rank };
         if (s.UnetOnly) options = options with { TrainTextEncoder = false };
         if (s.PriorLossWeight is { } w) options = options with { PriorLossWeight = w };

@@ -45,9 +45,42 @@ public static class Bench
                                          Path.Combine(sd15, "text_encoder", "config.json"), options.LatentSize, options.Repeats))
                 Add(r);
         }
-        var machine = new BenchMachine(CpuInfo.Model, CpuInfo.Isa, torch.get_num_threads(), Environment.ProcessorCount,
-                                       NativeContext.OneDnnEnabled, torch.__version__);
-        return new BenchReport(machine, gemm.Gflops ?? 0, conv.Gflops ?? 0, results);
+        return new BenchReport(Machine(), gemm.Gflops ?? 0, conv.Gflops ?? 0, results);
+    }
+
+    /// <summary>This machine as the reports describe it.</summary>
+    public static BenchMachine Machine() =>
+        new(CpuInfo.Model, CpuInfo.Isa, torch.get_num_threads(), Environment.ProcessorCount, NativeContext.OneDnnEnabled, torch.__version__);
+
+    /// <summary>
+    /// Profiles one training step of SD 1.5's real UNet shape (the tiny fixture UNet when <see cref="BenchOptions.Sd15"/>
+    /// is off) at batch 1, full fine-tune and LoRA r4: phases and time per module type (<see cref="StepProfiler"/>).
+    /// </summary>
+    public static IReadOnlyList<StepProfileReport> Profile(BenchOptions options, Action<StepProfileReport>? progress = null)
+    {
+        TorchRuntime.EnsureLoaded();
+        var folder = options.Sd15 ? ModelDefaults.Sd15Folder() : options.TinyModel;
+        var config = UNet2DConditionConfig.Load(Path.Combine(folder, "unet", "config.json"));
+        int latent = options.Sd15 ? options.LatentSize : 8;
+        var prefix = options.Sd15 ? "sd15" : "tiny";
+        var sample = randn(1, config.InChannels, latent, latent);
+        var context = randn(1, 77, config.CrossAttentionDim[0]);
+        var timesteps = tensor(new long[] { 500 });
+        var noise = randn(sample.shape);
+        var reports = new List<StepProfileReport>();
+        foreach (var kind in new[] { "full", "lora" })
+        {
+            var (unet, optimizer) = TrainableUnet(kind, config);
+            using (unet)
+            using (optimizer)
+            {
+                var report = StepProfiler.Profile($"{prefix}-unet-train-{kind}", unet,
+                    () => nn.functional.mse_loss(unet.forward(sample, timesteps, context, null), noise), optimizer);
+                reports.Add(report);
+                progress?.Invoke(report);
+            }
+        }
+        return reports;
     }
 
     private static Action GemmCase()
@@ -118,19 +151,9 @@ public static class Bench
     // One DreamBooth optimizer step: forward, MSE against noise, backward, AdamW (8-bit with checkpointing).
     private static BenchResult TrainCase(string name, string kind, UNet2DConditionConfig config, Tensor sample, Tensor timesteps, Tensor context, int repeats)
     {
-        using var unet = new UNet2DConditionModel(config);
-        RandomWeights(unet);
-        IEnumerable<TorchSharp.Modules.Parameter> trainable = unet.parameters();
-        if (kind != "full")
-        {
-            foreach (var p in unet.parameters()) p.requires_grad = false;
-            LoraInjector.Inject(unet, new LoraConfig { Rank = 4, Alpha = 4 });
-            trainable = unet.parameters().Where(p => p.requires_grad).ToList();
-        }
-        unet.GradientCheckpointing = kind == "lora-8bit-ckpt";
-        unet.train();
-        var adam = new AdamWOptions(1e-6, 0.9, 0.999, 1e-2, 1e-8);
-        using IOptimizer optimizer = kind == "lora-8bit-ckpt" ? new AdamW8bit(trainable, adam) : new AdamW(trainable, adam);
+        var (unet, optimizer) = TrainableUnet(kind, config);
+        using var unetScope = unet;
+        using var optimizerScope = optimizer;
         var noise = randn(sample.shape);
         double forwardFlops;
         using (var flops = new FlopCounter(unet))
@@ -151,6 +174,24 @@ public static class Bench
             optimizer.Step();
             optimizer.ZeroGrad();
         });
+    }
+
+    // A UNet with random weights set up for one kind of training step: "full", "lora" (r4) or "lora-8bit-ckpt".
+    private static (UNet2DConditionModel Unet, IOptimizer Optimizer) TrainableUnet(string kind, UNet2DConditionConfig config)
+    {
+        var unet = new UNet2DConditionModel(config);
+        RandomWeights(unet);
+        IEnumerable<TorchSharp.Modules.Parameter> trainable = unet.parameters();
+        if (kind != "full")
+        {
+            foreach (var p in unet.parameters()) p.requires_grad = false;
+            LoraInjector.Inject(unet, new LoraConfig { Rank = 4, Alpha = 4 });
+            trainable = unet.parameters().Where(p => p.requires_grad).ToList();
+        }
+        unet.GradientCheckpointing = kind == "lora-8bit-ckpt";
+        unet.train();
+        var adam = new AdamWOptions(1e-6, 0.9, 0.999, 1e-2, 1e-8);
+        return (unet, kind == "lora-8bit-ckpt" ? new AdamW8bit(trainable, adam) : new AdamW(trainable, adam));
     }
 
     private static BenchResult MeasureModel(string name, int repeats, double items, FlopCounter flops, Func<Action> setup)

@@ -27,3 +27,8 @@ public sealed record BenchReport(
     [property: JsonPropertyName("gemm_gflops")] double GemmGflops,
     [property: JsonPropertyName("conv_gflops")] double ConvGflops,
     [property: JsonPropertyName("results")] IReadOnlyList<BenchResult> Results);
+
+/// <summary>What <c>dreambooth bench --profile --json</c> writes.</summary>
+public sealed record ProfileReport(
+    [property: JsonPropertyName("machine")] BenchMachine Machine,
+    [property: JsonPropertyName("profiles")] IReadOnlyList<StepProfileReport> Profiles);

@@ -6,14 +6,14 @@ using DreamBooth.Pipelines;
 using DreamBooth.Training;
 
 /// <summary>
-/// DreamBooth end to end in the toy world: instance images of the subject, LoRA without and with prior preservation,
-/// fixed-seed grids of held-out contexts and of the class, and metrics that read the world's known factors.
+/// DreamBooth end to end in the toy world: instance images of the subject, LoRA and full fine-tuning, each without and
+/// with prior preservation, fixed-seed grids of held-out contexts and of the class, and metrics that read the world's known factors.
 /// Same options → byte-identical metrics.json.
 /// </summary>
 public static class ToyDemo
 {
     /// <summary>The run names, in the order of metrics.json and the report.</summary>
-    public static IReadOnlyList<string> RunNames { get; } = ["base", "lora", "lora-prior"];
+    public static IReadOnlyList<string> RunNames { get; } = ["base", "lora", "lora-prior", "full", "full-prior"];
 
     /// <summary>The keys of the five metrics in metrics.json, each with one sentence saying what it means.</summary>
     public static IReadOnlyList<(string Key, string Meaning)> MetricMeanings => ToyDemoReport.Metrics;
@@ -53,27 +53,33 @@ public static class ToyDemo
             new($"a photo of a ball on a {heldOut[0].Name} background", ToyPromptKind.Unrelated, heldOut[0]),
         ];
 
-        // 3. Two LoRA runs from the same base.
+        // 3. Four runs from the same base: LoRA and full fine-tuning, each without and with prior preservation.
         var classDir = FreshFolder(Path.Combine(output, "class-images"));
         DrawClassImages(o, subject.ClassPrompt, classDir, (k, n) => progress?.Report(new ToyDemoProgress("class images", $"class images {k}/{n}", k, n)), cancel);
-        var weights = new Dictionary<string, string?> { ["base"] = null };
-        foreach (var (name, prior) in new[] { ("lora", false), ("lora-prior", true) })
+        var models = new Dictionary<string, (string Model, string? Lora)> { ["base"] = (o.BaseModel, null) };
+        foreach (var (name, method, prior) in new[]
+                 {
+                     ("lora", TrainMethod.Lora, false), ("lora-prior", TrainMethod.Lora, true),
+                     ("full", TrainMethod.Full, false), ("full-prior", TrainMethod.Full, true),
+                 })
         {
+            var (lr, steps) = method == TrainMethod.Lora ? (o.LearningRate, o.TrainSteps) : (o.FullLearningRate, o.FullTrainSteps);
             var runDir = FreshFolder(Path.Combine(output, "runs", name));
             var train = new TrainOptions
             {
-                Method = TrainMethod.Lora, InstanceDataDir = instanceDir, InstancePrompt = subject.InstancePrompt,
+                Method = method, InstanceDataDir = instanceDir, InstancePrompt = subject.InstancePrompt,
                 WithPriorPreservation = prior, ClassDataDir = prior ? classDir : null, ClassPrompt = prior ? subject.ClassPrompt : null,
                 NumClassImages = o.NumClassImages, ClassInferenceSteps = o.ClassInferenceSteps, SampleBatchSize = 4, Resolution = o.ImageSize,
-                TrainBatchSize = 1, GradientAccumulationSteps = 1, LearningRate = o.LearningRate, MaxTrainSteps = o.TrainSteps,
+                TrainBatchSize = 1, GradientAccumulationSteps = 1, LearningRate = lr, MaxTrainSteps = steps,
                 Rank = o.Rank, TrainTextEncoder = o.TrainTextEncoder, PriorLossWeight = o.PriorLossWeight,
-                CheckpointingSteps = o.TrainSteps + 1, Seed = (ulong)o.Seed, OutputDir = runDir, SortFiles = true,
+                CheckpointingSteps = steps + 1, Seed = (ulong)o.Seed, OutputDir = runDir, SortFiles = true,
             };
             var trainProgress = new SyncProgress<TrainProgress>(p => progress?.Report(new ToyDemoProgress(name,
                 p.Phase ?? $"{name} step {p.Step}/{p.MaxSteps} loss {p.Loss:0.0000}", p.Step, p.MaxSteps)));
-            var result = new DreamBoothTrainer(train, o.BaseModel, warn: w => progress?.Report(new ToyDemoProgress(name, w, 0, o.TrainSteps)))
+            var result = new DreamBoothTrainer(train, o.BaseModel, warn: w => progress?.Report(new ToyDemoProgress(name, w, 0, steps)))
                 .Run(trainProgress, cancel);
-            weights[name] = result.WeightsFile;
+            // A LoRA file goes onto the base; a full fine-tune is its own pipeline folder.
+            models[name] = method == TrainMethod.Lora ? (o.BaseModel, result.WeightsFile) : (runDir, null);
         }
 
         // 4. Grids and metrics for each model, at the same seeds.
@@ -81,7 +87,7 @@ public static class ToyDemo
         foreach (var name in RunNames)
         {
             cancel.ThrowIfCancellationRequested();
-            images[name] = Sample(o, weights[name], prompts, (k, n) => progress?.Report(new ToyDemoProgress("sample", $"{name}: prompt {k}/{n}", k, n)), cancel);
+            images[name] = Sample(o, models[name], prompts, (k, n) => progress?.Report(new ToyDemoProgress("sample", $"{name}: prompt {k}/{n}", k, n)), cancel);
             var gridDir = Directory.CreateDirectory(Path.Combine(output, "grids", name)).FullName;
             for (int k = 0; k < prompts.Count; k++) PngWriter.Write(Path.Combine(gridDir, $"{k:00}.png"), ImageGrid.Make(images[name][k]));
         }
@@ -96,11 +102,11 @@ public static class ToyDemo
         return new ToyDemoResult(output, metricsPath, reportPath, metrics, classifier.Accuracy);
     }
 
-    private static IReadOnlyList<IReadOnlyList<RgbImage>> Sample(ToyDemoOptions o, string? lora, IReadOnlyList<ToyDemoPrompt> prompts,
+    private static IReadOnlyList<IReadOnlyList<RgbImage>> Sample(ToyDemoOptions o, (string Model, string? Lora) model, IReadOnlyList<ToyDemoPrompt> prompts,
                                                                  Action<int, int> report, CancellationToken cancel)
     {
-        using var pipe = PipelineLoader.Load(o.BaseModel);
-        if (lora is not null) LoraLoader.Apply(new LoraTargets(pipe.Unet, pipe.TextEncoder, pipe.TextEncoder2), lora);
+        using var pipe = PipelineLoader.Load(model.Model);
+        if (model.Lora is { } lora) LoraLoader.Apply(new LoraTargets(pipe.Unet, pipe.TextEncoder, pipe.TextEncoder2), lora);
         var result = new List<IReadOnlyList<RgbImage>>();
         for (int k = 0; k < prompts.Count; k++)
         {

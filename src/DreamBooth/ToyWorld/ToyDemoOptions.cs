@@ -17,10 +17,16 @@ public sealed record ToyDemoOptions
 
     public double LearningRate { get; init; } = 7e-4;
 
+    /// <summary>Optimizer steps of each full fine-tuning run (UNet and, with <see cref="TrainTextEncoder"/>, the text encoder).</summary>
+    public int FullTrainSteps { get; init; } = 300;
+
+    /// <summary>Learning rate of the full fine-tuning runs: every weight moves, so far lower than LoRA's.</summary>
+    public double FullLearningRate { get; init; } = 3e-4;
+
     /// <summary>LoRA rank of each run.</summary>
     public int Rank { get; init; } = 4;
 
-    /// <summary>LoRA adapters on the text encoder too, so the identifier token can move (its embedding never trained in pretraining).</summary>
+    /// <summary>The text encoder trains too (LoRA adapters, or all its weights in full fine-tuning), so the identifier token can move (its embedding never trained in pretraining).</summary>
     public bool TrainTextEncoder { get; init; } = true;
 
     /// <summary>Weight of the class loss in the prior-preservation run (the paper's λ = 1).</summary>
@@ -52,7 +58,7 @@ public sealed record ToyDemoOptions
     /// <summary>The same demo in a fraction of the time: fewer steps and images everywhere.</summary>
     public ToyDemoOptions Quick() => this with
     {
-        TrainSteps = 60, NumClassImages = 6, ClassInferenceSteps = 10, ImagesPerPrompt = 2, InferenceSteps = 10, ClassifierSteps = 500,
+        TrainSteps = 60, FullTrainSteps = 30, NumClassImages = 6, ClassInferenceSteps = 10, ImagesPerPrompt = 2, InferenceSteps = 10, ClassifierSteps = 500,
     };
 
     /// <summary>Throws <see cref="DreamBoothException"/> for values the demo cannot run with.</summary>
@@ -61,7 +67,7 @@ public sealed record ToyDemoOptions
         if (string.IsNullOrWhiteSpace(OutputDir)) throw new DreamBoothException("The demo needs an output folder.");
         if (!Directory.Exists(BaseModel))
             throw new DreamBoothException($"The toy base model {BaseModel} does not exist; pretrain one with `dreambooth toyworld pretrain --output {BaseModel}` or pass --base.");
-        if (TrainSteps < 1 || InferenceSteps < 1 || ClassInferenceSteps < 1 || ClassifierSteps < 1)
+        if (TrainSteps < 1 || FullTrainSteps < 1 || InferenceSteps < 1 || ClassInferenceSteps < 1 || ClassifierSteps < 1)
             throw new DreamBoothException("Training, inference and classifier steps must be at least 1.");
         if (InstanceImages < 1 || InstanceImages >= ToyPalette.BackgroundColors.Count)
             throw new DreamBoothException($"Between 1 and {ToyPalette.BackgroundColors.Count - 1} instance images (one background stays held out), not {InstanceImages}.");
@@ -69,7 +75,7 @@ public sealed record ToyDemoOptions
         if (NumClassImages < 1) throw new DreamBoothException($"Prior preservation needs at least 1 class image, not {NumClassImages}.");
         if (Rank < 1) throw new DreamBoothException($"The LoRA rank must be at least 1, not {Rank}.");
         if (!(PriorLossWeight >= 0)) throw new DreamBoothException($"The prior loss weight must be 0 or more, not {PriorLossWeight}.");
-        if (!(LearningRate > 0) || !double.IsFinite(GuidanceScale)) throw new DreamBoothException("The learning rate must be positive and the guidance scale finite.");
+        if (!(LearningRate > 0) || !(FullLearningRate > 0) || !double.IsFinite(GuidanceScale)) throw new DreamBoothException("The learning rates must be positive and the guidance scale finite.");
         return this;
     }
 }

@@ -37,6 +37,7 @@ internal static class ToyDemoReport
             {
                 ["base_model"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(o.BaseModel)),
                 ["seed"] = o.Seed, ["train_steps"] = o.TrainSteps, ["learning_rate"] = o.LearningRate, ["rank"] = o.Rank,
+                ["full_train_steps"] = o.FullTrainSteps, ["full_learning_rate"] = o.FullLearningRate,
                 ["train_text_encoder"] = o.TrainTextEncoder, ["prior_loss_weight"] = o.PriorLossWeight,
                 ["instance_images"] = o.InstanceImages, ["num_class_images"] = o.NumClassImages, ["images_per_prompt"] = o.ImagesPerPrompt,
                 ["inference_steps"] = o.InferenceSteps, ["guidance_scale"] = o.GuidanceScale, ["image_size"] = o.ImageSize,
@@ -60,8 +61,9 @@ internal static class ToyDemoReport
         html.AppendLine("<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:center}" +
                         "table{border-collapse:collapse}img.grid{image-rendering:pixelated;width:256px}img.instance{image-rendering:pixelated;width:96px}</style></head><body>");
         html.AppendLine("<h1>DreamBooth in the toy world</h1>");
-        html.AppendLine($"<p>Subject: the magenta and black checkered box (\"sks box\"). Seed {o.Seed}, {o.TrainSteps} LoRA steps at learning rate " +
-                        $"{o.LearningRate.ToString(CultureInfo.InvariantCulture)}, {o.ImagesPerPrompt} images per prompt. " +
+        html.AppendLine($"<p>Subject: the magenta and black checkered box (\"sks box\"). Seed {o.Seed}; LoRA: {o.TrainSteps} steps at learning rate " +
+                        $"{o.LearningRate.ToString(CultureInfo.InvariantCulture)}; full fine-tuning: {o.FullTrainSteps} steps at " +
+                        $"{o.FullLearningRate.ToString(CultureInfo.InvariantCulture)}; {o.ImagesPerPrompt} images per prompt. " +
                         $"Classifier accuracy on held-out renders: {F(classifierAccuracy)}.</p>");
         html.AppendLine("<h2>Instance images</h2><p>" + string.Concat(Enumerable.Range(0, o.InstanceImages)
             .Select(i => $"<img class=\"instance\" src=\"instance/{i:00}.png\" alt=\"instance image {i}\"> ")) + "</p>");

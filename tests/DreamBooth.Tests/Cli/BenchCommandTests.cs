@@ -46,4 +46,42 @@ public sealed class BenchCommandTests
         Assert.True(forward.GetProperty("peak_rss_mb").GetDouble() > 0);
         Assert.Contains("Same-run limits", text);
     }
+
+    [Fact]
+    public void StepProfiler_ChargesEachModuleTypeItsOwnTime_AndReplaysLeafBackwards()
+    {
+        using var scope = NewDisposeScope();
+        var model = nn.Sequential(nn.Conv2d(3, 8, 3, padding: 1), nn.GroupNorm(2, 8), nn.Conv2d(8, 3, 3, padding: 1));
+        var x = randn(2, 3, 16, 16);
+        using var optimizer = new DreamBooth.Training.AdamW(model.parameters());
+        var report = StepProfiler.Profile("toy", model, () => model.call(x).square().mean(), optimizer);
+        var rows = report.Modules.ToDictionary(r => r.Kind);
+        Assert.Equal(2, rows["Conv2d"].Calls);
+        Assert.Equal(1, rows["GroupNorm"].Calls);
+        Assert.Equal(1, rows["Sequential"].Calls);
+        Assert.NotNull(rows["Conv2d"].BackwardMs);
+        Assert.Null(rows["Sequential"].BackwardMs);                 // not a leaf layer: its backward is in the rest
+        // Exclusive times add up to the forward (the container's own time is what its children leave).
+        Assert.InRange(report.Modules.Sum(r => r.ForwardMs), 0, report.ForwardMs + 0.5);
+        Assert.All(report.Modules, r => Assert.True(r.ForwardMs >= 0, r.Kind));
+        Assert.True(report.BackwardMs > 0 && report.OptimizerMs > 0);
+        Assert.All(model.parameters(), p => Assert.Null(p.grad));   // the replays leave no gradients behind
+    }
+
+    [Fact]
+    public void Bench_ProfileQuick_WritesThePhasesAndModuleTypes()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("bench-").FullName, "profile.json");
+        var (code, text) = CliRunner.Run("bench", "--profile", "--quick", "--json", path);
+        Assert.True(code == 0, text);
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var profiles = doc.RootElement.GetProperty("profiles").EnumerateArray().ToList();
+        Assert.Equal(["tiny-unet-train-full", "tiny-unet-train-lora"], profiles.Select(p => p.GetProperty("name").GetString()));
+        var kinds = profiles[0].GetProperty("modules").EnumerateArray().Select(m => m.GetProperty("kind").GetString()).ToList();
+        Assert.Contains("Conv2d", kinds);
+        Assert.Contains("Attention", kinds);
+        Assert.Contains("ResnetBlock2D", kinds);
+        Assert.Contains("forward_rest_ms", File.ReadAllText(path));
+        Assert.Contains("rest", text);
+    }
 }

@@ -15,7 +15,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
 
     private ToyDemoOptions Tiny(string output, int seed = 3) => new()
     {
-        BaseModel = tinyBase.Path, OutputDir = Path.Combine(dir, output), Seed = seed, TrainSteps = 2, NumClassImages = 2,
+        BaseModel = tinyBase.Path, OutputDir = Path.Combine(dir, output), Seed = seed, TrainSteps = 2, FullTrainSteps = 2, NumClassImages = 2,
         ClassInferenceSteps = 2, ImagesPerPrompt = 2, InferenceSteps = 2, ClassifierSteps = 5, InstanceImages = 3,
     };
 
@@ -26,7 +26,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
         var a = ToyDemo.Run(Tiny("a"), new SyncProgress<ToyDemoProgress>(p => stages.Add(p.Stage)));
         var b = ToyDemo.Run(Tiny("b"));
         Assert.Equal(File.ReadAllBytes(a.MetricsPath), File.ReadAllBytes(b.MetricsPath));
-        Assert.Equal(["classifier", "class images", "lora", "lora-prior", "sample", "done"], stages.Distinct());
+        Assert.Equal(["classifier", "class images", "lora", "lora-prior", "full", "full-prior", "sample", "done"], stages.Distinct());
 
         var json = JsonNode.Parse(File.ReadAllText(a.MetricsPath))!;
         Assert.Equal(ToyDemo.RunNames, json["runs"]!.AsObject().Select(r => r.Key));
@@ -49,7 +49,7 @@ public sealed class ToyDemoTests(TinyToyBaseFixture tinyBase) : IClassFixture<Ti
                 Assert.True(File.Exists(Path.Combine(a.OutputDir, "grids", name, $"{k:00}.png")));
                 Assert.Contains($"grids/{name}/{k:00}.png", html);
             }
-        foreach (var name in new[] { "lora", "lora-prior" })
+        foreach (var name in ToyDemo.RunNames.Skip(1))
         {
             Assert.True(File.Exists(Path.Combine(a.OutputDir, "runs", name, "loss.png")));
             Assert.Contains($"runs/{name}/loss.png", html);
