@@ -6,7 +6,9 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 /// <summary>AdamW with fp32 (parameter-dtype) moments, step for step the op sequence of torch's single-tensor
-/// AdamW, so results are bit-identical to torch on the same device and thread count.</summary>
+/// AdamW, so results are bit-identical to torch on the same device and thread count. Parameters above 65,536 elements
+/// run it slice by slice: the same per-element arithmetic; only elements at the end of a thread's range, which torch
+/// computes without SIMD, can differ in the last bit, as torch's own results do between thread counts.</summary>
 public sealed class AdamW : OptimizerBase
 {
     private readonly Tensor?[] expAvg;
@@ -45,29 +47,61 @@ public sealed class AdamW : OptimizerBase
     protected override void Update(int index, Parameter p, Tensor grad, long step) =>
         Apply(p, grad, expAvg[index]!, expAvgSq[index]!, step, LearningRate, Options);
 
+    // Elements per slice of a large parameter: the update's seven passes then run over ~1.3 MB of parameter, gradient,
+    // moments and denominator that stay in cache, instead of streaming 4 × 3.4 GB from memory seven times (SD 1.5 full
+    // fine-tune: 6.4 s per step before). A multiple of every vector width, so slices split no SIMD lane group.
+    private const long Slice = 1 << 16;
+
     /// <summary>One AdamW update in place (call under no_grad):
     /// p *= 1 - lr·wd; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
-    /// p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps).</summary>
+    /// p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps).
+    /// Large contiguous parameters are updated slice by slice with the same ops.</summary>
     internal static void Apply(Tensor p, Tensor grad, Tensor expAvg, Tensor expAvgSq, long step, double lr, AdamWOptions o)
     {
         double biasCorrection1 = 1 - Math.Pow(o.Beta1, step);
         double biasCorrection2 = 1 - Math.Pow(o.Beta2, step);
-        double stepSize = lr / biasCorrection1;
-        using var decay = (1 - lr * o.WeightDecay).ToScalar();
-        using var beta1 = o.Beta1.ToScalar();
-        using var oneMinusBeta1 = (1 - o.Beta1).ToScalar();
-        using var beta2 = o.Beta2.ToScalar();
-        using var oneMinusBeta2 = (1 - o.Beta2).ToScalar();
-        using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
-        using var eps = o.Epsilon.ToScalar();
-        using var negStep = (-stepSize).ToScalar();
-        using var one = 1.ToScalar();                   // add_(Scalar) would pass a temporary alpha of 1 (see Ops)
+        using var s = new Scalars(
+            (1 - lr * o.WeightDecay).ToScalar(), o.Beta1.ToScalar(), (1 - o.Beta1).ToScalar(), o.Beta2.ToScalar(), (1 - o.Beta2).ToScalar(),
+            Math.Sqrt(biasCorrection2).ToScalar(), o.Epsilon.ToScalar(), (-lr / biasCorrection1).ToScalar(),
+            1.ToScalar());                                // add_(Scalar) would pass a temporary alpha of 1 (see Ops)
+        long n = p.NumberOfElements;
+        if (n <= Slice || !(p.is_contiguous() && grad.is_contiguous() && expAvg.is_contiguous() && expAvgSq.is_contiguous()))
+        {
+            Update(p, grad, expAvg, expAvgSq, s);
+            return;
+        }
+        using var pf = p.view(-1);
+        using var gf = grad.view(-1);
+        using var mf = expAvg.view(-1);
+        using var vf = expAvgSq.view(-1);
+        for (long start = 0; start < n; start += Slice)
+        {
+            long length = Math.Min(Slice, n - start);
+            using var ps = pf.narrow(0, start, length);
+            using var gs = gf.narrow(0, start, length);
+            using var ms = mf.narrow(0, start, length);
+            using var vs = vf.narrow(0, start, length);
+            Update(ps, gs, ms, vs, s);
+        }
+    }
 
-        p.mul_(decay);
-        expAvg.mul_(beta1).add_(grad, oneMinusBeta1);
-        expAvgSq.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
+    private static void Update(Tensor p, Tensor grad, Tensor expAvg, Tensor expAvgSq, Scalars s)
+    {
+        p.mul_(s.Decay);
+        expAvg.mul_(s.Beta1).add_(grad, s.OneMinusBeta1);
+        expAvgSq.mul_(s.Beta2).addcmul_(grad, grad, s.OneMinusBeta2);
         using var denom = expAvgSq.sqrt();
-        denom.div_(sqrtBc2).add_(eps, one);
-        p.addcdiv_(expAvg, denom, negStep);
+        denom.div_(s.SqrtBc2).add_(s.Eps, s.One);
+        p.addcdiv_(expAvg, denom, s.NegStep);
+    }
+
+    // The update's scalars, held for the whole update (TorchSharp may finalize a temporary Scalar mid-call).
+    private sealed record Scalars(Scalar Decay, Scalar Beta1, Scalar OneMinusBeta1, Scalar Beta2, Scalar OneMinusBeta2, Scalar SqrtBc2,
+                                  Scalar Eps, Scalar NegStep, Scalar One) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var scalar in new[] { Decay, Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, SqrtBc2, Eps, NegStep, One }) scalar.Dispose();
+        }
     }
 }

@@ -19,6 +19,37 @@ public sealed class AdamWTests
     }
 
     [Fact]
+    public void Step_LargeParameter_UpdatedInSlices_MatchesTheFormulaInFloat64()
+    {
+        // 3 × 65,536 + 5 elements: three full slices and a short one, and an odd total (a thread split off the SIMD grid).
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(3);
+        long n = 3 * 65536 + 5;
+        var start = randn([n], generator: generator);
+        using var p = new Parameter(start.clone());
+        var grads = new[] { randn([n], generator: generator), randn([n], generator: generator) };
+        using var opt = new AdamW([p], new AdamWOptions(LearningRate: 0.01, WeightDecay: 0.01));
+        double[] x = start.to(ScalarType.Float64).data<double>().ToArray(), m = new double[n], v = new double[n];
+        for (int t = 1; t <= 2; t++)
+        {
+            p.grad = grads[t - 1];
+            opt.Step();
+            var g = grads[t - 1].to(ScalarType.Float64).data<double>().ToArray();
+            double bc1 = 1 - Math.Pow(0.9, t), bc2 = 1 - Math.Pow(0.999, t);
+            for (long i = 0; i < n; i++)
+            {
+                x[i] *= 1 - 0.01 * 0.01;
+                m[i] = 0.9 * m[i] + 0.1 * g[i];
+                v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+                x[i] -= 0.01 / bc1 * m[i] / (Math.Sqrt(v[i]) / Math.Sqrt(bc2) + 1e-8);
+            }
+        }
+        var actual = p.to(ScalarType.Float64).data<double>().ToArray();
+        double worst = Enumerable.Range(0, (int)n).Max(i => Math.Abs(actual[i] - x[i]) / (Math.Abs(x[i]) + 1e-3));
+        Assert.True(worst < 1e-5, $"worst relative error {worst}");
+    }
+
+    [Fact]
     public void Step_OneScalar_MatchesHandComputedUpdate()
     {
         using var p = new Parameter(tensor(new[] { 1.0f }));
