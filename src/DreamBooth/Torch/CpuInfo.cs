@@ -3,10 +3,13 @@ namespace DreamBooth.Torch;
 /// <summary>The CPU model and the vector extensions that decide which kernels libtorch and oneDNN pick.</summary>
 public static class CpuInfo
 {
-    private static readonly Lazy<(string Model, string[] Flags)> Info = new(Read);
+    private static readonly Lazy<(string Model, string Vendor, string[] Flags)> Info = new(Read);
 
     /// <summary>"AMD EPYC", "Intel(R) Xeon(R) …", or the architecture where /proc/cpuinfo says nothing.</summary>
     public static string Model => Info.Value.Model;
+
+    /// <summary>CPUID's vendor string: "GenuineIntel", "AuthenticAMD", or "" where /proc/cpuinfo has none.</summary>
+    public static string Vendor => Info.Value.Vendor;
 
     /// <summary>The widest x86 vector ISA and its deep-learning extensions, e.g. "AVX-512 (bf16, VNNI)" or "AVX2".</summary>
     public static string Isa
@@ -25,11 +28,11 @@ public static class CpuInfo
         }
     }
 
-    private static (string, string[]) Read()
+    private static (string, string, string[]) Read()
     {
         try
         {
-            string model = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+            string model = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(), vendor = "";
             string[] flags = [];
             foreach (var line in File.ReadLines("/proc/cpuinfo"))
             {
@@ -37,11 +40,12 @@ public static class CpuInfo
                 if (colon < 0) continue;
                 var key = line[..colon].Trim();
                 if (key == "model name") model = line[(colon + 1)..].Trim();
+                else if (key == "vendor_id") vendor = line[(colon + 1)..].Trim();
                 else if (key == "flags") { flags = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries); break; }
             }
-            return (model, flags);
+            return (model, vendor, flags);
         }
-        catch (IOException) { return ("unknown", []); }
-        catch (UnauthorizedAccessException) { return ("unknown", []); }
+        catch (IOException) { return ("unknown", "", []); }
+        catch (UnauthorizedAccessException) { return ("unknown", "", []); }
     }
 }

@@ -36,7 +36,42 @@ public static unsafe class NativeContext
         // NNPACK! Reason: Unsupported hardware" to stderr, then falls back to the same kernel it would pick without it.
         setNnpack(context, 0);
         setMkldnn(context, Environment.GetEnvironmentVariable(OneDnnVariable) is "1" or "on" or "true" ? (byte)1 : (byte)0);
+        MklFastPaths = CpuInfo.Vendor == "AuthenticAMD" && Environment.GetEnvironmentVariable(MklVariable) is "1" or "on" or "true"
+                       && AllowMklFastPathsOnAmd();
     }
+
+    /// <summary>
+    /// Set <c>DREAMBOOTH_MKL_AMD=1</c> to let MKL use its vectorised kernels on AMD CPUs. Not the default: their other
+    /// summation order moves one reference training run (diffusers' lora-sd15) past its parity tolerance (1.13e-5
+    /// against 1e-5 on 1 of 24,320 weights; MKL's generic kernels: 7.2e-6).
+    /// </summary>
+    public const string MklVariable = "DREAMBOOTH_MKL_AMD";
+
+    /// <summary>Whether MKL was told it may use its fast kernels on this (AMD) CPU.</summary>
+    public static bool MklFastPaths { get; private set; }
+
+    // MKL, linked into libtorch_cpu, picks its vectorised GEMM kernels only on CPUs that call themselves GenuineIntel and
+    // falls back to generic ones elsewhere; it asks its exported mkl_serv_intel_cpu_true(), which libtorch calls through
+    // the dynamic linker. Making it return 1 (the usual LD_PRELOAD workaround, done in place here) lets MKL choose by
+    // the CPU's instruction sets alone. Measured on a 2-core AMD EPYC (AVX-512), fp32 GEMM 2048³: 131 → 246 GFLOP/s.
+    // Runs before the first GEMM, whose kernel choice MKL keeps. The function body is rewritten to `mov eax, 1; ret`.
+    private static bool AllowMklFastPathsOnAmd()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return false;
+        if (!NativeLibrary.TryGetExport(LoadTorchCpu(), "mkl_serv_intel_cpu_true", out var function)) return false;
+        ReadOnlySpan<byte> code = [0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3];
+        long page = Environment.SystemPageSize;
+        nint start = (nint)((long)function & ~(page - 1));
+        nuint length = (nuint)((long)function + code.Length - start);
+        const int read = 1, write = 2, execute = 4;
+        if (MProtect(start, length, read | write | execute) != 0) return false;   // hardened kernels may refuse: keep MKL as is
+        code.CopyTo(new Span<byte>((void*)function, code.Length));
+        _ = MProtect(start, length, read | execute);
+        return true;
+    }
+
+    [DllImport("libc", EntryPoint = "mprotect", SetLastError = true)]
+    private static extern int MProtect(nint address, nuint length, int protection);
 
     private static void Bind()
     {

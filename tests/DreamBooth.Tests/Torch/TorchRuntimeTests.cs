@@ -30,6 +30,26 @@ public sealed class TorchRuntimeTests
     }
 
     [Fact]
+    public void Mkl_VectorisedOnAmdOnlyWhenAsked_AndGemmAgreesWithFloat64()
+    {
+        TorchRuntime.EnsureLoaded();
+        bool asked = Environment.GetEnvironmentVariable(NativeContext.MklVariable) is "1" or "on" or "true";
+        Assert.Equal(asked && CpuInfo.Vendor == "AuthenticAMD" && OperatingSystem.IsLinux(), NativeContext.MklFastPaths);
+        // Whatever kernel MKL picked, its GEMM agrees with float64 (sizes that take the blocked, vectorised path).
+        using var scope = NewDisposeScope();
+        using var generator = new TorchSharp.torch.Generator(5);
+        var a = randn([300, 517], generator: generator);
+        var b = randn([517, 260], generator: generator);
+        var exact = a.to(ScalarType.Float64).matmul(b.to(ScalarType.Float64));
+        double error = (a.matmul(b).to(ScalarType.Float64) - exact).abs().max().item<double>() / exact.abs().max().item<double>();
+        Assert.True(error < 1e-5, $"relative error {error}");
+        // and so do its transposed forms (a weight gradient multiplies transposed operands).
+        var exactT = exact.t().matmul(exact);
+        var viaT = a.matmul(b).t().matmul(a.matmul(b)).to(ScalarType.Float64);
+        Assert.True((viaT - exactT).abs().max().item<double>() / exactT.abs().max().item<double>() < 1e-5);
+    }
+
+    [Fact]
     public void ResolveDevice_Garbage_ClearError()
     {
         var e = Assert.Throws<DreamBoothException>(() => TorchRuntime.ResolveDevice("tpu"));
