@@ -29,6 +29,7 @@ public sealed class EnvCommand(IAnsiConsole console) : Command<CommonSettings>
         table.AddRow("CPU", Format.Text(CpuInfo.Model));
         table.AddRow("CPU ISA", Format.Text(CpuInfo.Isa));
         table.AddRow("oneDNN", NativeContext.OneDnnEnabled ? $"on ({NativeContext.OneDnnVariable}=1)" : $"off (faster here; {NativeContext.OneDnnVariable}=1 turns it on)");
+        table.AddRow("huge pages", TorchRuntime.HugePages ? $"on for large tensors ({TorchRuntime.HugePagesVariable}=0 turns them off)" : "off");
         table.AddRow("MKL kernels", NativeContext.MklFastPaths ? $"vectorised on this AMD CPU ({NativeContext.MklVariable}=1)"
                                    : CpuInfo.Vendor == "AuthenticAMD" ? $"generic on this AMD CPU ({NativeContext.MklVariable}=1: ~1.9× faster GEMM)" : "MKL's own choice");
         foreach (var dtype in new[] { torch.ScalarType.Float32, torch.ScalarType.BFloat16 })

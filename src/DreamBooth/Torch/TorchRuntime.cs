@@ -17,6 +17,7 @@ public static class TorchRuntime
         {
             if (started) return;
             PrepareOpenMp();
+            PrepareHugePages();
             try
             {
                 // Any tensor call initialises the native backend.
@@ -46,6 +47,37 @@ public static class TorchRuntime
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(OpenMpWaitPolicy) is not null) return;
         _ = SetEnv(OpenMpWaitPolicy, "PASSIVE", 0);
     }
+
+    /// <summary>Set in the environment (to 0) to keep libtorch's large tensors on ordinary 4 KB pages.</summary>
+    public const string HugePagesVariable = "THP_MEM_ALLOC_ENABLE";
+
+    // libtorch's allocator takes every large tensor fresh from the kernel and gives it back when freed, so each step
+    // faults its activations, gradients and temporaries in again, 4 KB at a time. On this project's 2-core VM that
+    // costs ~15 µs a page: a 59 MB weight gradient took 216 ms to allocate and zero against 12 ms on 2 MB pages.
+    // libtorch asks for transparent huge pages itself (2 MB-aligned, madvise) when THP_MEM_ALLOC_ENABLE is set, which
+    // it reads from the C environment; the kernel must allow them (transparent_hugepage "always" or "madvise").
+    // Measured (SD 1.5 UNet shape, batch 1, fp32): conv 1280→1280 weight gradient 257 → 81 ms.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void PrepareHugePages()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(HugePagesVariable) is not null) return;
+        try
+        {
+            var mode = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+            if (!mode.Contains("[always]", StringComparison.Ordinal) && !mode.Contains("[madvise]", StringComparison.Ordinal)) return;
+        }
+        catch (IOException) { return; }
+        catch (UnauthorizedAccessException) { return; }
+        _ = SetEnv(HugePagesVariable, "1", 0);
+    }
+
+    /// <summary>Whether libtorch was started with transparent huge pages for large tensors.</summary>
+    public static bool HugePages => OperatingSystem.IsLinux() && GetEnv(HugePagesVariable) is "1";
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    private static extern nint GetEnvPointer([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
+    private static string? GetEnv(string name) => Marshal.PtrToStringUTF8(GetEnvPointer(name));
 
     [DllImport("libc", EntryPoint = "setenv")]
     private static extern int SetEnv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);

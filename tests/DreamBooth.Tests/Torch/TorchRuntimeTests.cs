@@ -50,6 +50,20 @@ public sealed class TorchRuntimeTests
     }
 
     [Fact]
+    public void HugePages_OnWhereTheKernelAllowsThem_UnlessTheUserChose()
+    {
+        TorchRuntime.EnsureLoaded();
+        const string modeFile = "/sys/kernel/mm/transparent_hugepage/enabled";
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(TorchRuntime.HugePagesVariable) is not null || !File.Exists(modeFile))
+            return;                                                                   // the user's own setting, or no THP: left alone
+        var mode = File.ReadAllText(modeFile);
+        Assert.Equal(mode.Contains("[always]") || mode.Contains("[madvise]"), TorchRuntime.HugePages);
+        // A large tensor still allocates, fills and frees as before.
+        using var big = TorchSharp.torch.ones(3 << 20);
+        Assert.Equal(3 << 20, big.sum().item<float>());
+    }
+
+    [Fact]
     public void ResolveDevice_Garbage_ClearError()
     {
         var e = Assert.Throws<DreamBoothException>(() => TorchRuntime.ResolveDevice("tpu"));

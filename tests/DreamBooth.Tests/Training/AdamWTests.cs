@@ -21,10 +21,10 @@ public sealed class AdamWTests
     [Fact]
     public void Step_LargeParameter_UpdatedInSlices_MatchesTheFormulaInFloat64()
     {
-        // 3 × 65,536 + 5 elements: three full slices and a short one, and an odd total (a thread split off the SIMD grid).
+        // 3 × 262,144 + 5 elements: three full slices and a short one, and an odd total (a thread split off the SIMD grid).
         using var scope = NewDisposeScope();
         using var generator = new Generator(3);
-        long n = 3 * 65536 + 5;
+        long n = 3 * 262144 + 5;
         var start = randn([n], generator: generator);
         using var p = new Parameter(start.clone());
         var grads = new[] { randn([n], generator: generator), randn([n], generator: generator) };
