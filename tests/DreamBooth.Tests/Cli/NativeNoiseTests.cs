@@ -2,28 +2,20 @@ namespace DreamBooth.Tests.Cli;
 
 using System.Diagnostics;
 
+/// <summary>What libtorch's native start-up does, seen from a separate process (its own stderr, its own environment).</summary>
 public sealed class NativeNoiseTests
 {
     // libtorch printed "Could not initialize NNPACK! Reason: Unsupported hardware." for every convolution on CPUs
-    // NNPACK does not support (this test's AMD EPYC among them); a separate process sees libtorch's own stderr.
+    // NNPACK does not support (this test's AMD EPYC among them).
     [Fact]
     public async Task Generate_InAChildProcess_WritesNothingToStderr()
     {
         var output = Directory.CreateTempSubdirectory("quiet-").FullName;
         try
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "DreamBooth.Cli.dll"), "generate", "-m", Fixtures.Path("sd15-tiny"),
-                                        "-p", "a photo of a dog", "--steps", "3", "--seed", "1", "-o", output, "--threads", "1" })
-                psi.ArgumentList.Add(arg);
-            using var process = Process.Start(psi)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(timeout.Token);
-            var errors = await stderr;
-            await stdout;
-            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {errors}");
+            var (code, _, errors) = await RunCli([], "generate", "-m", Fixtures.Path("sd15-tiny"), "-p", "a photo of a dog", "--steps", "3",
+                                                 "--seed", "1", "-o", output, "--threads", "1");
+            Assert.True(code == 0, $"exit {code}: {errors}");
             Assert.Equal("", errors);
             Assert.NotEmpty(Directory.GetFiles(output, "*.png"));
         }
@@ -34,20 +26,23 @@ public sealed class NativeNoiseTests
     [Fact]
     public async Task Env_WithMklAmdAsked_ReportsTheVectorisedKernelsOnAmd_AndTheSelfCheckPasses()
     {
+        var (code, text, errors) = await RunCli(new() { ["DREAMBOOTH_MKL_AMD"] = "1", ["COLUMNS"] = "200" }, "env");
+        Assert.True(code == 0, $"exit {code}: {errors}");
+        Assert.Equal(DreamBooth.Torch.CpuInfo.Vendor == "AuthenticAMD", text.Contains("vectorised on this AMD CPU"));
+        Assert.Contains("kernel self-check fp32 │ ok", text);
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RunCli(Dictionary<string, string> environment, params string[] args)
+    {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "DreamBooth.Cli.dll"));
-        psi.ArgumentList.Add("env");
-        psi.Environment["DREAMBOOTH_MKL_AMD"] = "1";
-        psi.Environment["COLUMNS"] = "200";
+        foreach (var arg in args) psi.ArgumentList.Add(arg);
+        foreach (var (key, value) in environment) psi.Environment[key] = value;
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
-        var text = await stdout;
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}");
-        bool amd = DreamBooth.Torch.CpuInfo.Vendor == "AuthenticAMD";
-        Assert.Equal(amd, text.Contains("vectorised on this AMD CPU"));
-        Assert.Contains("kernel self-check fp32 │ ok", text);
+        return (process.ExitCode, await stdout, await stderr);
     }
 }
