@@ -48,7 +48,10 @@ public static class StepProfiler
 {
     private static readonly Type[] Leaves = [typeof(Modules.Conv2d), typeof(Modules.Linear), typeof(Modules.GroupNorm), typeof(Modules.LayerNorm)];
 
-    /// <summary>Profiles <paramref name="step"/>'s forward (which returns the loss) after one warm-up step.</summary>
+    /// <summary>
+    /// Profiles one training step of <paramref name="model"/> after a warm-up step: <paramref name="forwardLoss"/> runs
+    /// the forward and returns the loss; backward, the <paramref name="optimizer"/> step and the gradient reset follow.
+    /// </summary>
     public static StepProfileReport Profile(string name, nn.Module model, Func<Tensor> forwardLoss, IOptimizer optimizer)
     {
         void Step()
