@@ -9,11 +9,13 @@ using System.Globalization;
 /// </summary>
 public static class ProcessMemory
 {
-    /// <summary>Resident set now, in MB.</summary>
-    public static double ResidentMb() => Read("VmRSS:") ?? Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
-
     /// <summary>Peak resident set since start or the last <see cref="ResetPeak"/>, in MB.</summary>
-    public static double PeakResidentMb() => Read("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+    public static double PeakResidentMb()
+    {
+        if (Read("VmHWM:") is { } mb) return mb;
+        using var self = Process.GetCurrentProcess();
+        return self.PeakWorkingSet64 / 1048576.0;
+    }
 
     /// <summary>Resets the peak to the current resident set (Linux: 5 written to /proc/self/clear_refs); elsewhere nothing.</summary>
     public static void ResetPeak()

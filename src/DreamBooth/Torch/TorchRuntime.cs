@@ -71,8 +71,9 @@ public static class TorchRuntime
         _ = SetEnv(HugePagesVariable, "1", 0);
     }
 
-    /// <summary>Whether libtorch was started with transparent huge pages for large tensors.</summary>
-    public static bool HugePages => OperatingSystem.IsLinux() && GetEnv(HugePagesVariable) is "1";
+    /// <summary>Whether libtorch was started with transparent huge pages for large tensors (our setting or the user's).</summary>
+    public static bool HugePages =>
+        OperatingSystem.IsLinux() && GetEnv(HugePagesVariable)?.ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE" or "Y";
 
     [DllImport("libc", EntryPoint = "getenv")]
     private static extern nint GetEnvPointer([MarshalAs(UnmanagedType.LPUTF8Str)] string name);

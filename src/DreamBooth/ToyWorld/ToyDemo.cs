@@ -35,15 +35,9 @@ public static class ToyDemo
         progress?.Report(new ToyDemoProgress("classifier", $"classifier accuracy {classifier.Accuracy:P1}", o.ClassifierSteps, o.ClassifierSteps));
 
         // 2. Instance images; the backgrounds they do not show are the held-out contexts.
+        // Each with its caption beside it, so the runs can put the subject on the held-out backgrounds.
         var instanceDir = FreshFolder(Path.Combine(output, "instance"));
-        var instances = subject.InstanceImages(o.InstanceImages, o.Seed, o.ImageSize);
-        // Each with its caption beside it ("a photo of sks box on a yellow background"), so the runs learn the subject
-        // apart from the backgrounds it was shown on and can put it on the held-out one.
-        for (int i = 0; i < instances.Count; i++)
-        {
-            PngWriter.Write(Path.Combine(instanceDir, $"{i:00}.png"), instances[i].Image);
-            File.WriteAllText(Path.Combine(instanceDir, $"{i:00}.txt"), instances[i].Caption);
-        }
+        var instances = subject.WriteInstanceImages(instanceDir, o.InstanceImages, o.Seed, o.ImageSize);
         var used = instances.Select(s => s.Scene.Background).ToHashSet();
         var heldOut = ToyPalette.BackgroundColors.Where(b => !used.Contains(b)).ToList();
         List<ToyDemoPrompt> prompts =
@@ -134,7 +128,7 @@ public static class ToyDemo
     }
 
     // The demo's one way of sampling: its image size and guidance, one seed per batch.
-    private static IReadOnlyList<RgbImage> Draw(StableDiffusionPipeline pipe, ToyDemoOptions o, string prompt, int seed, int steps, int count)
+    internal static IReadOnlyList<RgbImage> Draw(StableDiffusionPipeline pipe, ToyDemoOptions o, string prompt, int seed, int steps, int count)
     {
         using var generated = pipe.Generate(new GenerationRequest
         {

@@ -1,5 +1,7 @@
 namespace DreamBooth.ToyWorld;
 
+using DreamBooth.Imaging;
+
 /// <summary>
 /// The DreamBooth subject of the toy world: one box painted as a magenta-and-black checkerboard, colours that no
 /// ordinary scene uses, so the base model has never seen it. Prompts name it "<see cref="Identifier"/>
@@ -46,5 +48,22 @@ public sealed record ToySubject
             var scene = Scene(background, size, x, y);
             return new ToySample(ToyRenderer.Render(scene, imageSize), scene.SubjectCaption(Identifier), scene);
         })];
+    }
+
+    /// <summary>
+    /// <see cref="InstanceImages"/> written into <paramref name="folder"/> as a captioned training folder: NN.png with its
+    /// caption in NN.txt ("a photo of sks box on a yellow background"), so training learns the subject apart from the
+    /// backgrounds it is shown on.
+    /// </summary>
+    public IReadOnlyList<ToySample> WriteInstanceImages(string folder, int count = 5, int seed = 0, int imageSize = 32)
+    {
+        Directory.CreateDirectory(folder);
+        var samples = InstanceImages(count, seed, imageSize);
+        for (int i = 0; i < samples.Count; i++)
+        {
+            PngWriter.Write(Path.Combine(folder, $"{i:00}.png"), samples[i].Image);
+            File.WriteAllText(Path.Combine(folder, $"{i:00}.txt"), samples[i].Caption);
+        }
+        return samples;
     }
 }

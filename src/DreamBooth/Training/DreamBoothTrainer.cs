@@ -19,7 +19,9 @@ using static TorchSharp.torch;
 /// <summary>Progress of one optimizer step (or a phase message).</summary>
 public sealed record TrainProgress(int Step, int MaxSteps, double Loss, double LearningRate, double StepsPerSecond, long MemoryBytes, string? Phase = null);
 
-/// <summary>What training produced; <paramref name="Recommendation"/> is the checkpoint choice of --eval-at-checkpoints.</summary>
+/// <summary>What training produced; <paramref name="PeakMemoryBytes"/> is the process's peak resident memory (native
+/// memory included, as train_log.jsonl's peak_rss_mb); <paramref name="Recommendation"/> is the checkpoint choice of
+/// --eval-at-checkpoints.</summary>
 public sealed record TrainResult(string OutputDir, int Steps, double FinalLoss, double StepsPerSecond, long PeakMemoryBytes, string? WeightsFile,
                                  CheckpointRecommendation? Recommendation = null);
 
@@ -137,7 +139,6 @@ public sealed class DreamBoothTrainer
         var clock = Stopwatch.StartNew();
         int startStep = state.GlobalStep, micro = 0, accumulated = 0, n = o.GradientAccumulationSteps;
         double lossSum = 0, instSum = 0, priorSum = 0;
-        long peak = 0;
         while (state.GlobalStep < o.EffectiveMaxTrainSteps)
         {
             cancel.ThrowIfCancellationRequested();
@@ -171,7 +172,6 @@ public sealed class DreamBoothTrainer
 
             lastLoss = lossSum / accumulated;
             double rate = (step - startStep) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            peak = Math.Max(peak, Environment.WorkingSet);
             log.Write(step, lastLoss, instSum / accumulated, o.WithPriorPreservation ? priorSum / accumulated : null, lr, gradNorm,
                       loader.State.Epoch, clock.Elapsed.TotalSeconds);
             (lossSum, instSum, priorSum, accumulated) = (0, 0, 0, 0);
@@ -203,7 +203,7 @@ public sealed class DreamBoothTrainer
         TrainingLog.PlotLoss(logPath, Path.Combine(o.OutputDir, "loss.png"));
         double finalRate = (state.GlobalStep - startStep) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
         ModelCard.Write(o, concepts, data.Captioned, modelPath, pipe.Name, pipe.TextEncoder2 is not null, state.Seed, state.GlobalStep, finalRate);
-        return new TrainResult(o.OutputDir, state.GlobalStep, lastLoss, finalRate, Math.Max(peak, Environment.WorkingSet), weightsFile, recommendation);
+        return new TrainResult(o.OutputDir, state.GlobalStep, lastLoss, finalRate, (long)(ProcessMemory.PeakResidentMb() * 1048576), weightsFile, recommendation);
     }
 
     private EvaluationModels LoadEvaluationModels(Action<string> phase, CancellationToken cancel)

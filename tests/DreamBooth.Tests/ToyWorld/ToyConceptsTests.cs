@@ -28,14 +28,8 @@ public sealed class ToyConceptsTests(ITestOutputHelper output) : IDisposable
         var captions = new List<IReadOnlyList<string>>();
         var concepts = new[] { (Subject: sks, Seed: 0), (Subject: zwx, Seed: 1) }.Select(c =>
         {
-            var folder = Directory.CreateDirectory(Path.Combine(dir, c.Subject.Identifier)).FullName;
-            var images = c.Subject.InstanceImages(4, c.Seed);
-            captions.Add([.. images.Select(i => i.Caption)]);
-            for (int i = 0; i < images.Count; i++)
-            {
-                PngWriter.Write(Path.Combine(folder, $"{i:00}.png"), images[i].Image);
-                File.WriteAllText(Path.Combine(folder, $"{i:00}.txt"), images[i].Caption);
-            }
+            var folder = Path.Combine(dir, c.Subject.Identifier);
+            captions.Add([.. c.Subject.WriteInstanceImages(folder, 4, c.Seed).Select(i => i.Caption)]);
             return $$"""{"instance_prompt": "{{c.Subject.InstancePrompt}}", "instance_data_dir": "{{folder}}"}""";
         }).ToList();
         var list = Path.Combine(dir, "concepts.json");
@@ -64,19 +58,12 @@ public sealed class ToyConceptsTests(ITestOutputHelper output) : IDisposable
         Assert.True(zwxAfter.Cyan > 0.03 && zwxAfter.Cyan > 3 * before[1].Cyan && zwxAfter.Cyan > 5 * zwxAfter.Magenta, $"zwx: {zwxAfter}, base {before[1]}");
     }
 
-    // Mean share of magenta-like and of cyan-like pixels in 4 images of each prompt, per identifier.
-    private static List<(double Magenta, double Cyan)> Shares(StableDiffusionPipeline pipe, List<List<string>> promptsByIdentifier) =>
+    // Mean share of magenta-like and of cyan-like pixels in 4 images of each prompt (the demo's sampler, 20 steps), per identifier.
+    private List<(double Magenta, double Cyan)> Shares(StableDiffusionPipeline pipe, List<List<string>> promptsByIdentifier) =>
         [.. promptsByIdentifier.Select(prompts =>
         {
-            var images = prompts.SelectMany(prompt =>
-            {
-                using var generated = pipe.Generate(new GenerationRequest
-                {
-                    Prompt = prompt, Seed = 0, Steps = 20, NumImages = 4, Width = 32, Height = 32,
-                    GuidanceScale = 5,
-                });
-                return GeneratedImageWriter.ToImages(generated);
-            }).ToList();
+            var demo = new ToyDemoOptions { BaseModel = ToyDemo.DefaultBase, OutputDir = dir };
+            var images = prompts.SelectMany(prompt => ToyDemo.Draw(pipe, demo, prompt, seed: 0, steps: 20, count: 4)).ToList();
             return (images.Average(i => Share(i, (r, g, b) => b > 140 && r - g > 100)), images.Average(i => Share(i, (r, g, b) => b > 140 && g - r > 100)));
         })];
 

@@ -26,13 +26,8 @@ public sealed class ToyMetricsOnModelsTests(ITestOutputHelper output) : IDisposa
         var watch = Stopwatch.StartNew();
         var subject = new ToySubject();
         var demo = new ToyDemoOptions { BaseModel = ToyDemo.DefaultBase, OutputDir = dir };
-        var instanceDir = Directory.CreateDirectory(Path.Combine(dir, "instance")).FullName;
-        var instances = subject.InstanceImages(demo.InstanceImages, demo.Seed, demo.ImageSize);
-        for (int i = 0; i < instances.Count; i++)
-        {
-            PngWriter.Write(Path.Combine(instanceDir, $"{i:00}.png"), instances[i].Image);
-            File.WriteAllText(Path.Combine(instanceDir, $"{i:00}.txt"), instances[i].Caption);
-        }
+        var instanceDir = Path.Combine(dir, "instance");
+        var instances = subject.WriteInstanceImages(instanceDir, demo.InstanceImages, demo.Seed, demo.ImageSize);
         var runDir = Path.Combine(dir, "full");
         new DreamBoothTrainer(new TrainOptions
         {
@@ -70,14 +65,6 @@ public sealed class ToyMetricsOnModelsTests(ITestOutputHelper output) : IDisposa
     private static List<IReadOnlyList<RgbImage>> Sample(string model, string[] prompts, ToyDemoOptions demo)
     {
         using var pipe = PipelineLoader.Load(model);
-        return [.. prompts.Select(p =>
-        {
-            using var generated = pipe.Generate(new GenerationRequest
-            {
-                Prompt = p, Seed = (ulong)demo.Seed, Steps = demo.InferenceSteps, NumImages = 16, Width = demo.ImageSize, Height = demo.ImageSize,
-                GuidanceScale = demo.GuidanceScale,
-            });
-            return GeneratedImageWriter.ToImages(generated);
-        })];
+        return [.. prompts.Select(p => ToyDemo.Draw(pipe, demo, p, demo.Seed, demo.InferenceSteps, 16))];
     }
 }
